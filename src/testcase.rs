@@ -1,0 +1,215 @@
+//! Test cases (SPEC B.4): a world, a request and the expected decision. The same format serves
+//! keyward's conformance corpus and users' tests of their own policies. A case may instead expect
+//! the world or request to be rejected (`expect_error`), or a key-state error beside the decision
+//! (`expect_key_state_error`).
+
+use crate::decision::{Decision, Outcome};
+use crate::request::Request;
+use crate::world::World;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where a case's world comes from.
+#[derive(Clone, Debug)]
+pub enum WorldSource {
+    Inline(Value),
+    File(PathBuf),
+}
+
+/// What a case expects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// This decision.
+    Outcome(Outcome),
+    /// Loading the world or the request fails with a message containing this text.
+    Error(String),
+}
+
+/// One test case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub name: String,
+    pub why: Option<String>,
+    /// `file#index` where the case is written.
+    pub origin: String,
+    pub world: WorldSource,
+    pub request: Value,
+    pub expect: Expect,
+    pub expect_key_state_error: Option<String>,
+}
+
+/// Reads every case under `path`: a `{"cases": [...]}` file, a JSON Lines file of cases, or a
+/// directory searched recursively for `*.json` / `*.jsonl` case files (other JSON files there,
+/// such as shared worlds, are skipped).
+pub fn load_cases(path: &Path) -> Result<Vec<Case>, String> {
+    let mut files = Vec::new();
+    collect_files(path, &mut files)?;
+    let explicit = !path.is_dir();
+    let mut cases = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let shown = file.display().to_string();
+        match crate::json::parse(&text) {
+            Ok(Value::Object(o)) if o.contains_key("cases") => {
+                let items = o["cases"].as_array().ok_or_else(|| format!("{shown}: field cases must be an array"))?;
+                for (i, item) in items.iter().enumerate() {
+                    cases.push(parse_case(item, dir, format!("{shown}#{i}"))?);
+                }
+            }
+            Ok(Value::Object(o)) if o.contains_key("request") => cases.push(parse_case(&Value::Object(o), dir, format!("{shown}#0"))?),
+            Ok(_) if !explicit && !shown.ends_with(".jsonl") => {} // a shared world or other data file
+            Ok(_) => return Err(format!("{shown}: not a test-case file (expected {{\"cases\": [...]}} or JSON Lines of cases)")),
+            Err(whole) => {
+                let mut any = false;
+                for (n, line) in text.lines().enumerate() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let v = crate::json::parse(line).map_err(|e| {
+                        if any { format!("{shown}:{}: invalid JSON: {e}", n + 1) } else { format!("{shown}: invalid JSON: {whole}") }
+                    })?;
+                    cases.push(parse_case(&v, dir, format!("{shown}:{}", n + 1))?);
+                    any = true;
+                }
+            }
+        }
+    }
+    Ok(cases)
+}
+
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_dir() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_files(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "json" || e == "jsonl") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn parse_case(v: &Value, dir: &Path, origin: String) -> Result<Case, String> {
+    let o = v.as_object().ok_or_else(|| format!("{origin}: a case must be an object"))?;
+    let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
+    let name = text("name").unwrap_or_else(|| origin.clone());
+    let world = match (o.get("world"), text("world_file")) {
+        (Some(w), None) => WorldSource::Inline(w.clone()),
+        (None, Some(f)) => WorldSource::File(dir.join(f)),
+        _ => return Err(format!("{origin} ({name}): needs exactly one of world and world_file")),
+    };
+    let request = o.get("request").cloned().ok_or_else(|| format!("{origin} ({name}): field request is missing"))?;
+    let expect = match (text("expect"), text("expect_error")) {
+        (Some(e), None) => Expect::Outcome(Outcome::parse(&e).ok_or_else(|| format!("{origin} ({name}): expect must be Allow, ExplicitDeny or ImplicitDeny, not {e:?}"))?),
+        (None, Some(e)) => Expect::Error(e),
+        _ => return Err(format!("{origin} ({name}): needs exactly one of expect and expect_error")),
+    };
+    Ok(Case { name, why: text("why"), origin, world, request, expect, expect_key_state_error: text("expect_key_state_error") })
+}
+
+/// The result of one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    pub passed: bool,
+    /// For a failure: what was expected, what happened, and the explanation.
+    pub report: String,
+}
+
+/// Runs cases, caching worlds loaded from files. `decide` is the evaluator under test; the
+/// explanation in failure reports always comes from the reference evaluator.
+pub struct Runner<F> {
+    decide: F,
+    worlds: HashMap<PathBuf, Result<Arc<World>, String>>,
+}
+
+impl<F: Fn(&World, &Request) -> Decision> Runner<F> {
+    /// A runner using `decide`.
+    pub fn new(decide: F) -> Self {
+        Runner { decide, worlds: HashMap::new() }
+    }
+
+    fn world(&mut self, source: &WorldSource) -> Result<Arc<World>, String> {
+        match source {
+            WorldSource::Inline(v) => World::from_value(v, "world").map(Arc::new).map_err(|e| e.to_string()),
+            WorldSource::File(p) => self
+                .worlds
+                .entry(p.clone())
+                .or_insert_with(|| World::load(p).map(Arc::new).map_err(|e| e.to_string()))
+                .clone(),
+        }
+    }
+
+    /// Runs one case.
+    pub fn run(&mut self, case: &Case) -> CaseResult {
+        let loaded = self.world(&case.world).and_then(|w| Request::from_value(&case.request).map(|(r, _)| (w, r)).map_err(|e| e.to_string()));
+        let fail = |report: String| CaseResult { passed: false, report };
+        let (world, request) = match (loaded, &case.expect) {
+            (Err(e), Expect::Error(want)) if e.to_lowercase().contains(&want.to_lowercase()) => {
+                return CaseResult { passed: true, report: String::new() };
+            }
+            (Err(e), Expect::Error(want)) => return fail(format!("expected an error containing {want:?}, got: {e}")),
+            (Err(e), Expect::Outcome(o)) => return fail(format!("expected {o}, but the case does not load: {e}")),
+            (Ok(_), Expect::Error(want)) => return fail(format!("expected an error containing {want:?}, but the world and request loaded")),
+            (Ok(wr), Expect::Outcome(_)) => wr,
+        };
+        let Expect::Outcome(want) = case.expect else { unreachable!("handled above") };
+        let decision = (self.decide)(&world, &request);
+        let state_ok = case.expect_key_state_error.is_none() || decision.key_state_error == case.expect_key_state_error;
+        if decision.outcome == want && state_ok {
+            return CaseResult { passed: true, report: String::new() };
+        }
+        let (_, explanation) = crate::reference::explain(&world, &request);
+        let mut report = format!(
+            "  request:  {}\n  expected: {want}{}\n  actual:   {}\n",
+            request.to_value(),
+            case.expect_key_state_error.as_deref().map(|e| format!(" with {e}")).unwrap_or_default(),
+            decision.to_value(None)
+        );
+        for note in &explanation.notes {
+            report.push_str(&format!("  explain:  {note}\n"));
+        }
+        fail(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_inline_case() {
+        let case = parse_case(
+            &serde_json::json!({
+                "name": "root can decrypt with the default key policy",
+                "world": {"keys": [{"arn": "arn:aws:kms:us-west-2:111122223333:key/k1",
+                    "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]}}]},
+                "request": {"principal": "arn:aws:iam::111122223333:root", "action": "kms:Decrypt",
+                    "resource": "arn:aws:kms:us-west-2:111122223333:key/k1"},
+                "expect": "Allow"}),
+            Path::new("."),
+            "inline".into(),
+        )
+        .unwrap();
+        let mut runner = Runner::new(crate::reference::evaluate);
+        assert!(runner.run(&case).passed);
+        let mut wrong = case.clone();
+        wrong.expect = Expect::Outcome(Outcome::ImplicitDeny);
+        let r = runner.run(&wrong);
+        assert!(!r.passed);
+        assert!(r.report.contains("expected: ImplicitDeny"));
+    }
+}

@@ -1,0 +1,210 @@
+//! The world (SPEC B.1): everything a decision depends on that is not in the request — keys with
+//! their policies, aliases, tags and metadata; principals with identity policies, groups, tags and
+//! permissions boundaries; groups; grants; accounts with their organization.
+
+mod load;
+
+pub use load::LoadError;
+
+use crate::arn::{split_arn, Caller, CallerKind, PrincipalEntry};
+use crate::policy::{Finding, Policy};
+use std::collections::{BTreeMap, HashMap};
+
+/// An AWS account and where it sits in an organization.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub org_id: Option<String>,
+    pub org_paths: Vec<String>,
+}
+
+/// Key properties that feed `kms:KeySpec`, `kms:KeyUsage`, `kms:KeyOrigin`, `kms:MultiRegion`
+/// and the key-state check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyMetadata {
+    pub key_spec: String,
+    pub key_usage: String,
+    pub origin: String,
+    pub multi_region: bool,
+    /// `PRIMARY` / `REPLICA` for multi-Region keys.
+    pub multi_region_key_type: Option<String>,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, …
+    pub key_state: String,
+}
+
+impl Default for KeyMetadata {
+    fn default() -> Self {
+        KeyMetadata {
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            origin: "AWS_KMS".into(),
+            multi_region: false,
+            multi_region_key_type: None,
+            key_state: "Enabled".into(),
+        }
+    }
+}
+
+/// A KMS key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Key {
+    /// `arn:<partition>:kms:<region>:<account>:key/<key-id>`.
+    pub arn: String,
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    /// The key policy; a key without one denies everything.
+    pub policy: Option<Policy>,
+    /// Alias names (`alias/app-data`).
+    pub aliases: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub metadata: KeyMetadata,
+}
+
+impl Key {
+    /// The ARN of one of this key's aliases.
+    pub fn alias_arn(&self, alias: &str) -> String {
+        format!("arn:{}:kms:{}:{}:{alias}", self.partition, self.region, self.account)
+    }
+}
+
+/// An IAM user or role (or any principal with identity policies).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    pub arn: String,
+    pub account: String,
+    pub policies: Vec<Policy>,
+    /// Group ARNs (IAM users).
+    pub groups: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub permissions_boundary: Option<Policy>,
+}
+
+/// An IAM group: its policies apply to its member users.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub arn: String,
+    pub policies: Vec<Policy>,
+}
+
+/// A grant's encryption-context and source constraints (Part A §7.5.1).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GrantConstraints {
+    /// `EncryptionContextEquals`: the request's EC must have exactly these pairs.
+    pub equals: Option<Vec<(String, String)>>,
+    /// `EncryptionContextSubset`: the request's EC must include these pairs.
+    pub subset: Option<Vec<(String, String)>>,
+    /// `SourceArn`: the request's `aws:SourceArn` must equal it.
+    pub source_arn: Option<String>,
+}
+
+/// A grant on a key, in the ListGrants shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    /// Key ARN.
+    pub key: String,
+    pub grant_id: String,
+    pub name: Option<String>,
+    /// `GranteePrincipal` or `GranteeServicePrincipal`.
+    pub grantee: PrincipalEntry,
+    /// `RetiringPrincipal` or `RetiringServicePrincipal`.
+    pub retiring: Option<PrincipalEntry>,
+    /// Account id of `IssuingAccount`.
+    pub issuing_account: String,
+    /// Grant operation names (`Decrypt`, `ReEncryptFrom`, …).
+    pub operations: Vec<String>,
+    pub constraints: GrantConstraints,
+}
+
+/// The whole policy set that decisions are made against.
+#[derive(Clone, Debug, Default)]
+pub struct World {
+    pub accounts: HashMap<String, Account>,
+    pub keys: Vec<Key>,
+    pub principals: Vec<Principal>,
+    pub groups: HashMap<String, Group>,
+    pub grants: Vec<Grant>,
+    /// Warnings found while loading (inert statements, unknown fields, …).
+    pub warnings: Vec<Finding>,
+    key_by_arn: HashMap<String, usize>,
+    key_by_alias_arn: HashMap<String, usize>,
+    principal_by_arn: HashMap<String, usize>,
+    role_by_name: HashMap<(String, String), usize>,
+    grants_by_key: HashMap<String, Vec<usize>>,
+}
+
+impl World {
+    /// Builds the lookup indexes after the parts have been filled in.
+    fn index(&mut self) {
+        for (i, k) in self.keys.iter().enumerate() {
+            self.key_by_arn.insert(k.arn.clone(), i);
+            for a in &k.aliases {
+                self.key_by_alias_arn.insert(k.alias_arn(a), i);
+            }
+        }
+        for (i, p) in self.principals.iter().enumerate() {
+            self.principal_by_arn.insert(p.arn.clone(), i);
+            if let Some([_, _, "iam", _, account, res]) = split_arn(&p.arn) {
+                if let Some(path) = res.strip_prefix("role/") {
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    self.role_by_name.insert((account.to_owned(), name.to_owned()), i);
+                }
+            }
+        }
+        for (i, g) in self.grants.iter().enumerate() {
+            self.grants_by_key.entry(g.key.clone()).or_default().push(i);
+        }
+    }
+
+    /// The key with this ARN.
+    pub fn key(&self, arn: &str) -> Option<&Key> {
+        self.key_by_arn.get(arn).map(|&i| &self.keys[i])
+    }
+
+    /// The key an alias ARN points to.
+    pub fn key_for_alias(&self, alias_arn: &str) -> Option<&Key> {
+        self.key_by_alias_arn.get(alias_arn).map(|&i| &self.keys[i])
+    }
+
+    /// The principal definition that holds `caller`'s identity policies: the user, the role of a
+    /// role session, or the principal listed under exactly the caller's ARN.
+    pub fn principal_for(&self, caller: &Caller) -> Option<&Principal> {
+        if let Some(&i) = self.principal_by_arn.get(&caller.arn) {
+            return Some(&self.principals[i]);
+        }
+        match &caller.kind {
+            CallerKind::AssumedRole { role, .. } | CallerKind::Role { name: role } => self
+                .role_by_name
+                .get(&(caller.account.clone(), role.clone()))
+                .map(|&i| &self.principals[i]),
+            _ => None,
+        }
+    }
+
+    /// The ARN `aws:PrincipalArn` takes for `caller`: the role ARN (with its path, when the world
+    /// knows it) for a role session, else the caller's ARN.
+    pub fn principal_arn(&self, caller: &Caller) -> Option<String> {
+        match &caller.kind {
+            CallerKind::Service { .. } => None,
+            CallerKind::AssumedRole { role, .. } => Some(match self.principal_for(caller) {
+                Some(p) => p.arn.clone(),
+                None => format!("arn:{}:iam::{}:role/{role}", caller.partition, caller.account),
+            }),
+            _ => Some(caller.arn.clone()),
+        }
+    }
+
+    /// The grants on a key, in world order.
+    pub fn grants_for_key<'a>(&'a self, key_arn: &str) -> impl Iterator<Item = &'a Grant> + 'a {
+        self.grants_by_key
+            .get(key_arn)
+            .into_iter()
+            .flatten()
+            .map(move |&i| &self.grants[i])
+    }
+
+    /// The group with this ARN.
+    pub fn group(&self, arn: &str) -> Option<&Group> {
+        self.groups.get(arn)
+    }
+}
