@@ -20,11 +20,14 @@ pub mod arn;
 pub mod cli;
 pub mod context;
 pub mod decision;
+pub mod engine;
 pub mod json;
 pub mod pattern;
 pub mod policy;
 pub mod reference;
+pub mod replay;
 pub mod request;
+pub mod serve;
 pub mod testcase;
 pub mod world;
 

@@ -4,7 +4,12 @@
 //! Exit codes: 0 success; 1 a check, test or replay found what it reports as failure; 2 bad input
 //! or usage.
 
+mod bench;
 mod check;
+mod gen;
+mod import;
+mod replay;
+mod serve;
 mod test;
 mod validate;
 
@@ -71,6 +76,16 @@ enum Command {
         #[arg(long, default_value_t = 32_768)]
         max_key_policy_bytes: usize,
     },
+    /// Replay CloudTrail logs: recompute every KMS decision and report disagreements with AWS.
+    Replay(replay::Args),
+    /// Build a world from AWS CLI outputs.
+    Import(import::Args),
+    /// Run the sidecar HTTP server (SPEC B.6).
+    Serve(serve::Args),
+    /// Measure checks per second on a world and a request stream.
+    Bench(bench::Args),
+    /// Generate a synthetic world, request stream and CloudTrail logs.
+    Gen(gen::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -80,6 +95,11 @@ pub fn main() -> ExitCode {
         Command::Check { world, explain, fail_on_deny, input } => check::run(&world, explain, fail_on_deny, &input),
         Command::Test { paths, verbose } => test::run(&paths, verbose),
         Command::Validate { paths, kind, max_key_policy_bytes } => validate::run(&paths, kind, max_key_policy_bytes),
+        Command::Replay(args) => replay::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Gen(args) => gen::run(args),
     };
     ExitCode::from(code)
 }
@@ -92,8 +112,8 @@ pub const FAILED: u8 = 1;
 pub const BAD_INPUT: u8 = 2;
 
 /// Loads a world, printing its errors and warnings to stderr; `None` means exit 2.
-fn load_world(path: &std::path::Path) -> Option<keyward_world::World> {
-    match keyward_world::World::load(path) {
+pub(crate) fn load_world(path: &std::path::Path) -> Option<crate::world::World> {
+    match crate::world::World::load(path) {
         Ok(w) => {
             for warning in &w.warnings {
                 eprintln!("keyward: {warning}");
@@ -106,5 +126,3 @@ fn load_world(path: &std::path::Path) -> Option<keyward_world::World> {
         }
     }
 }
-
-use crate::world as keyward_world;

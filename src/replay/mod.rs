@@ -1,0 +1,1 @@
+//! Placeholder: the replay module is being written.

@@ -1,0 +1,1 @@
+//! Placeholder: the serve module is being written.
