@@ -30,7 +30,9 @@ pub fn is_account_id(text: &str) -> bool {
 pub fn is_unique_id(text: &str) -> bool {
     text.len() >= 16
         && text.starts_with('A')
-        && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// The kind of caller making a request (Part A §2.1).
@@ -76,8 +78,7 @@ impl Caller {
             });
         }
         let Some([_, partition, service, _region, account, resource]) = split_arn(text) else {
-            if !text.is_empty() && !text.contains(['*', '?', ':', '/', ' ']) && text.contains('.')
-            {
+            if !text.is_empty() && !text.contains(['*', '?', ':', '/', ' ']) && text.contains('.') {
                 return Ok(Caller {
                     arn: text.into(),
                     partition: String::new(),
@@ -114,16 +115,18 @@ impl Caller {
                         session: session.into(),
                     }
                 }
-                _ => return Err(format!("principal {text:?}: expected assumed-role/ROLE/SESSION")),
+                _ => {
+                    return Err(format!(
+                        "principal {text:?}: expected assumed-role/ROLE/SESSION"
+                    ))
+                }
             },
             ("sts", Some(("federated-user", name))) if !name.is_empty() => {
                 CallerKind::FederatedUser { name: name.into() }
             }
-            _ => {
-                return Err(format!(
-                    "principal {text:?} is not a root, user, role, assumed-role or federated-user ARN"
-                ))
-            }
+            _ => return Err(format!(
+                "principal {text:?} is not a root, user, role, assumed-role or federated-user ARN"
+            )),
         };
         Ok(Caller {
             arn: text.into(),
@@ -228,10 +231,14 @@ impl PrincipalEntry {
         }
         if let Some([_, _, "iam", _, account, resource]) = split_arn(text) {
             if resource.starts_with("group/") {
-                return Err(format!("principal {text:?} is an IAM group, which is never a valid principal"));
+                return Err(format!(
+                    "principal {text:?} is an IAM group, which is never a valid principal"
+                ));
             }
             if !is_account_id(account) {
-                return Err(format!("principal {text:?} has account {account:?}, not a 12-digit account id"));
+                return Err(format!(
+                    "principal {text:?} has account {account:?}, not a 12-digit account id"
+                ));
             }
         }
         let caller = Caller::parse(text)?;
@@ -306,13 +313,15 @@ impl PrincipalEntry {
                     role,
                     session,
                 },
-                CallerKind::AssumedRole { role: r, session: s },
+                CallerKind::AssumedRole {
+                    role: r,
+                    session: s,
+                },
             ) if *account == caller.account && role == r && session == s => Direct,
-            (PrincipalEntry::FederatedUser { account, name }, CallerKind::FederatedUser { name: n })
-                if *account == caller.account && name == n =>
-            {
-                Direct
-            }
+            (
+                PrincipalEntry::FederatedUser { account, name },
+                CallerKind::FederatedUser { name: n },
+            ) if *account == caller.account && name == n => Direct,
             _ => No,
         }
     }
@@ -329,8 +338,10 @@ impl PrincipalEntry {
                     && self.matches(caller) == PrincipalMatch::DirectRole
             }
             (_, HierarchyLevel::Itself) => {
-                !matches!(self, PrincipalEntry::Role { .. } | PrincipalEntry::Account(_))
-                    && self.matches(caller) == PrincipalMatch::Direct
+                !matches!(
+                    self,
+                    PrincipalEntry::Role { .. } | PrincipalEntry::Account(_)
+                ) && self.matches(caller) == PrincipalMatch::Direct
             }
         }
     }
@@ -365,7 +376,9 @@ impl fmt::Display for PrincipalEntry {
             PrincipalEntry::Any => write!(f, "*"),
             PrincipalEntry::Account(a) => write!(f, "arn:aws:iam::{a}:root"),
             PrincipalEntry::User { arn, .. } => write!(f, "{arn}"),
-            PrincipalEntry::Role { account, name } => write!(f, "arn:aws:iam::{account}:role/{name}"),
+            PrincipalEntry::Role { account, name } => {
+                write!(f, "arn:aws:iam::{account}:role/{name}")
+            }
             PrincipalEntry::Session {
                 account,
                 role,
@@ -398,13 +411,22 @@ mod tests {
     #[test]
     fn account_entry() {
         let e = PrincipalEntry::parse_aws("111122223333").unwrap();
-        assert_eq!(e, PrincipalEntry::parse_aws("arn:aws:iam::111122223333:root").unwrap());
-        assert_eq!(e.matches(&caller("arn:aws:iam::111122223333:root")), PrincipalMatch::Direct);
+        assert_eq!(
+            e,
+            PrincipalEntry::parse_aws("arn:aws:iam::111122223333:root").unwrap()
+        );
+        assert_eq!(
+            e.matches(&caller("arn:aws:iam::111122223333:root")),
+            PrincipalMatch::Direct
+        );
         assert_eq!(
             e.matches(&caller("arn:aws:iam::111122223333:user/bob")),
             PrincipalMatch::AccountDelegation
         );
-        assert_eq!(e.matches(&caller("arn:aws:iam::444455556666:user/bob")), PrincipalMatch::No);
+        assert_eq!(
+            e.matches(&caller("arn:aws:iam::444455556666:user/bob")),
+            PrincipalMatch::No
+        );
     }
 
     #[test]

@@ -50,8 +50,20 @@ pub fn components<'a>(world: &'a World, req: &'a Request) -> Result<Vec<Componen
             let from = actions::by_name("ReEncryptFrom").expect("known action");
             let to = actions::by_name("ReEncryptTo").expect("known action");
             Ok(vec![
-                key_component(from, src_key, src_alias, &req.encryption_context, Some(same)),
-                key_component(to, dst_key, dst_alias, &req.destination_encryption_context, Some(same)),
+                key_component(
+                    from,
+                    src_key,
+                    src_alias,
+                    &req.encryption_context,
+                    Some(same),
+                ),
+                key_component(
+                    to,
+                    dst_key,
+                    dst_alias,
+                    &req.destination_encryption_context,
+                    Some(same),
+                ),
             ])
         }
         RequestAction::One(action) => match actions::info(action).resource {
@@ -68,7 +80,13 @@ pub fn components<'a>(world: &'a World, req: &'a Request) -> Result<Vec<Componen
                 let (key, alias) = resolve_key(world, &req.resource)?;
                 let alias = alias.filter(|_| actions::info(action).request_alias);
                 let same = (actions::info(action).name.starts_with("ReEncrypt")).then_some(false);
-                Ok(vec![key_component(action, key, alias, &req.encryption_context, same)])
+                Ok(vec![key_component(
+                    action,
+                    key,
+                    alias,
+                    &req.encryption_context,
+                    same,
+                )])
             }
             ResourceKind::AliasAndKey => alias_components(world, req, action),
         },
@@ -106,7 +124,11 @@ fn resourceless_arn(req: &Request) -> String {
             ContextValue::Multi(_) => None,
         })
         .unwrap_or("*");
-    let partition = if req.caller.partition.is_empty() { "aws" } else { &req.caller.partition };
+    let partition = if req.caller.partition.is_empty() {
+        "aws"
+    } else {
+        &req.caller.partition
+    };
     format!("arn:{partition}:kms:{region}:{}:*", req.caller.account)
 }
 
@@ -121,18 +143,31 @@ fn resolve_key<'a>(world: &'a World, resource: &str) -> Result<(&'a Key, Option<
             .key_for_alias(resource)
             .map(|k| (k, Some(res.to_owned())))
             .ok_or_else(|| format!("alias {resource} is not in the world (NotFoundException)")),
-        _ => Err(format!("{resource:?} is not a key ARN or alias ARN; this action needs a key")),
+        _ => Err(format!(
+            "{resource:?} is not a key ARN or alias ARN; this action needs a key"
+        )),
     }
 }
 
-fn alias_components<'a>(world: &'a World, req: &'a Request, action: ActionId) -> Result<Vec<Component<'a>>, String> {
+fn alias_components<'a>(
+    world: &'a World,
+    req: &'a Request,
+    action: ActionId,
+) -> Result<Vec<Component<'a>>, String> {
     let name = actions::info(action).name;
     let alias_name = match split_arn(&req.resource) {
         Some([_, _, "kms", _, _, res]) if res.starts_with("alias/") => res,
-        _ => return Err(format!("{name} needs the alias ARN as its resource, not {:?}", req.resource)),
+        _ => {
+            return Err(format!(
+                "{name} needs the alias ARN as its resource, not {:?}",
+                req.resource
+            ))
+        }
     };
     if alias_name.starts_with("alias/aws/") {
-        return Err(format!("{alias_name} is reserved for AWS managed keys; {name} is not permitted on it"));
+        return Err(format!(
+            "{alias_name} is reserved for AWS managed keys; {name} is not permitted on it"
+        ));
     }
     let mut out = vec![Component {
         action,
@@ -144,10 +179,19 @@ fn alias_components<'a>(world: &'a World, req: &'a Request, action: ActionId) ->
         same_key: None,
     }];
     if name != "CreateAlias" {
-        let current = world
-            .key_for_alias(&req.resource)
-            .ok_or_else(|| format!("alias {} is not in the world (NotFoundException)", req.resource))?;
-        out.push(key_component(action, current, None, &req.encryption_context, None));
+        let current = world.key_for_alias(&req.resource).ok_or_else(|| {
+            format!(
+                "alias {} is not in the world (NotFoundException)",
+                req.resource
+            )
+        })?;
+        out.push(key_component(
+            action,
+            current,
+            None,
+            &req.encryption_context,
+            None,
+        ));
     }
     if name != "DeleteAlias" {
         let target = req
@@ -155,7 +199,13 @@ fn alias_components<'a>(world: &'a World, req: &'a Request, action: ActionId) ->
             .as_deref()
             .ok_or_else(|| format!("{name} needs target_key, the key the alias is to point to"))?;
         let (key, _) = resolve_key(world, target)?;
-        out.push(key_component(action, key, None, &req.encryption_context, None));
+        out.push(key_component(
+            action,
+            key,
+            None,
+            &req.encryption_context,
+            None,
+        ));
     }
     Ok(out)
 }
@@ -232,7 +282,10 @@ impl Context {
             ctx.derive_str("aws:PrincipalIsAWSService", "true");
             if let CallerKind::Service { name } = &caller.kind {
                 ctx.derive_str("aws:PrincipalServiceName", name);
-                ctx.derive("aws:PrincipalServiceNamesList", ContextValue::Multi(vec![name.clone()]));
+                ctx.derive(
+                    "aws:PrincipalServiceNamesList",
+                    ContextValue::Multi(vec![name.clone()]),
+                );
             }
         } else {
             ctx.derive_str("aws:PrincipalIsAWSService", "false");
@@ -246,7 +299,9 @@ impl Context {
             }
             match &caller.kind {
                 CallerKind::User { name } => ctx.derive_str("aws:username", name),
-                CallerKind::FederatedUser { name } => ctx.derive_str("aws:userid", &format!("{}:{name}", caller.account)),
+                CallerKind::FederatedUser { name } => {
+                    ctx.derive_str("aws:userid", &format!("{}:{name}", caller.account))
+                }
                 CallerKind::Root => ctx.derive_str("aws:userid", &caller.account),
                 _ => {}
             }
@@ -260,7 +315,10 @@ impl Context {
                     ctx.derive_str("aws:PrincipalOrgID", org);
                 }
                 if !acct.org_paths.is_empty() {
-                    ctx.derive("aws:PrincipalOrgPaths", ContextValue::Multi(acct.org_paths.clone()));
+                    ctx.derive(
+                        "aws:PrincipalOrgPaths",
+                        ContextValue::Multi(acct.org_paths.clone()),
+                    );
                 }
             }
         }
@@ -276,7 +334,10 @@ impl Context {
                     ctx.derive_str("aws:ResourceOrgID", org);
                 }
                 if !acct.org_paths.is_empty() {
-                    ctx.derive("aws:ResourceOrgPaths", ContextValue::Multi(acct.org_paths.clone()));
+                    ctx.derive(
+                        "aws:ResourceOrgPaths",
+                        ContextValue::Multi(acct.org_paths.clone()),
+                    );
                 }
             }
             for (k, v) in &key.tags {
@@ -288,11 +349,17 @@ impl Context {
             ctx.derive_str("kms:KeyUsage", &m.key_usage);
             ctx.derive_str("kms:CustomerMasterKeyUsage", &m.key_usage);
             ctx.derive_str("kms:KeyOrigin", &m.origin);
-            ctx.derive_str("kms:MultiRegion", if m.multi_region { "true" } else { "false" });
+            ctx.derive_str(
+                "kms:MultiRegion",
+                if m.multi_region { "true" } else { "false" },
+            );
             if let Some(t) = &m.multi_region_key_type {
                 ctx.derive_str("kms:MultiRegionKeyType", t);
             }
-            ctx.derive("kms:ResourceAliases", ContextValue::Multi(key.aliases.clone()));
+            ctx.derive(
+                "kms:ResourceAliases",
+                ContextValue::Multi(key.aliases.clone()),
+            );
             ctx.aliases_over_quota = key.aliases.len() > MAX_ALIASES_PER_KEY;
         }
 
@@ -301,13 +368,20 @@ impl Context {
             ctx.derive_str("kms:RequestAlias", alias);
         }
         if let Some(same) = comp.same_key {
-            ctx.derive_str("kms:ReEncryptOnSameKey", if same { "true" } else { "false" });
+            ctx.derive_str(
+                "kms:ReEncryptOnSameKey",
+                if same { "true" } else { "false" },
+            );
         }
         if !comp.encryption_context.is_empty() {
             for (k, v) in comp.encryption_context {
                 ctx.derive_str(&format!("kms:EncryptionContext:{k}"), v);
             }
-            let keys = comp.encryption_context.iter().map(|(k, _)| k.clone()).collect();
+            let keys = comp
+                .encryption_context
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect();
             ctx.derive("kms:EncryptionContextKeys", ContextValue::Multi(keys));
         }
         if info.takes_encryption_context {
@@ -324,7 +398,10 @@ impl Context {
                 ctx.derive_str("kms:MultiRegion", "false");
             }
             "CreateGrant" | "ListGrants" | "RevokeGrant" => {
-                ctx.derive_str("kms:GrantIsForAWSResource", if via { "true" } else { "false" });
+                ctx.derive_str(
+                    "kms:GrantIsForAWSResource",
+                    if via { "true" } else { "false" },
+                );
             }
             _ => {}
         }

@@ -112,9 +112,13 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
             Source::KeyPolicy { key } => write!(f, "key policy of {key}")?,
-            Source::IdentityPolicy { principal, policy } => write!(f, "identity policy {policy} of {principal}")?,
+            Source::IdentityPolicy { principal, policy } => {
+                write!(f, "identity policy {policy} of {principal}")?
+            }
             Source::GroupPolicy { group, policy } => write!(f, "policy {policy} of group {group}")?,
-            Source::PermissionsBoundary { principal } => write!(f, "permissions boundary of {principal}")?,
+            Source::PermissionsBoundary { principal } => {
+                write!(f, "permissions boundary of {principal}")?
+            }
             Source::Grant { key, grant_id } => return write!(f, "grant {grant_id} on {key}"),
             Source::RootUser { account } => return write!(f, "root user of account {account}"),
         }

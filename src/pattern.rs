@@ -68,9 +68,8 @@ impl Glob {
     /// Matches the whole of `text`, case-sensitively or not.
     pub fn matches(&self, text: &str, ignore_case: bool) -> bool {
         let text: Vec<char> = text.chars().collect();
-        let eq = |p: char, t: char| {
-            p == t || (ignore_case && p.to_lowercase().eq(t.to_lowercase()))
-        };
+        let eq =
+            |p: char, t: char| p == t || (ignore_case && p.to_lowercase().eq(t.to_lowercase()));
         let toks = &self.tokens;
         let (mut p, mut t) = (0usize, 0usize);
         // Position after the most recent star, and the text position it is trying to cover.
@@ -119,13 +118,20 @@ pub fn arn_matches(pattern: &Glob, arn: &str, ignore_case: bool) -> bool {
         if *t == Token::Lit(':') && globs.len() < 6 {
             globs.push(Glob::default());
         } else {
-            globs.last_mut().expect("never empty").tokens.push(t.clone());
+            globs
+                .last_mut()
+                .expect("never empty")
+                .tokens
+                .push(t.clone());
         }
     }
     if globs.len() < 6 {
         return pattern.matches(arn, ignore_case);
     }
-    globs.iter().zip(parts).all(|(g, p)| g.matches(p, ignore_case))
+    globs
+        .iter()
+        .zip(parts)
+        .all(|(g, p)| g.matches(p, ignore_case))
 }
 
 #[cfg(test)]
@@ -148,7 +154,11 @@ mod tests {
     #[test]
     fn arn_parts() {
         let p = Glob::new("arn:aws:cloudtrail:*:111122223333:trail/*");
-        assert!(arn_matches(&p, "arn:aws:cloudtrail:us-east-2:111122223333:trail/t", false));
+        assert!(arn_matches(
+            &p,
+            "arn:aws:cloudtrail:us-east-2:111122223333:trail/t",
+            false
+        ));
         let p = Glob::new("arn:aws:svc:*:111122223333:x/*");
         let v = "arn:aws:svc:us-east-2:999999999999:store/abc:111122223333:x/doc";
         assert!(!arn_matches(&p, v, false));

@@ -9,7 +9,10 @@ use crate::context::{self, Component, Context, Layer};
 use crate::decision::{Decision, Explanation, Missing, Outcome, Reason, Source};
 use crate::pattern::{arn_matches, Glob};
 use crate::policy::condition::{cidr_contains, parse_date, parse_number};
-use crate::policy::{BaseOp, CondValue, Condition, Effect, Family, Policy, Principals, ResourcePattern, SetOp, Statement};
+use crate::policy::{
+    BaseOp, CondValue, Condition, Effect, Family, Policy, Principals, ResourcePattern, SetOp,
+    Statement,
+};
 use crate::request::{ContextValue, Request};
 use crate::world::{Grant, Key, Principal, World};
 use base64::Engine as _;
@@ -32,13 +35,26 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
                 key_state_error: None,
             };
             notes.push(format!("fail closed: {why}"));
-            return (decision, Explanation { missing: Some(Missing::Unresolvable), notes });
+            return (
+                decision,
+                Explanation {
+                    missing: Some(Missing::Unresolvable),
+                    notes,
+                },
+            );
         }
     };
     let mut results = Vec::with_capacity(comps.len());
     for comp in &comps {
         let ctx = Context::build(world, req, comp);
-        let mut eval = Eval { world, caller: &req.caller, comp, ctx: &ctx, notes: &mut notes, grant_id: req.grant_id.as_deref() };
+        let mut eval = Eval {
+            world,
+            caller: &req.caller,
+            comp,
+            ctx: &ctx,
+            notes: &mut notes,
+            grant_id: req.grant_id.as_deref(),
+        };
         results.push(eval.component());
     }
     let key_state_error = comps.iter().find_map(|c| key_state_error(c.action, c.key?));
@@ -59,7 +75,14 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
     if let Some(m) = missing {
         notes.push(missing_sentence(m, req));
     }
-    (Decision { outcome, reasons, key_state_error }, Explanation { missing, notes })
+    (
+        Decision {
+            outcome,
+            reasons,
+            key_state_error,
+        },
+        Explanation { missing, notes },
+    )
 }
 
 /// The key-state error a cryptographic operation (or CreateGrant) meets on a key that is not
@@ -121,9 +144,14 @@ impl<'a> Eval<'a> {
     fn component(&mut self) -> ComponentResult {
         let info = actions::info(self.comp.action);
         let key = self.comp.key;
-        let cross = key.is_some_and(|k| !self.caller.is_service() && self.caller.account != k.account);
+        let cross =
+            key.is_some_and(|k| !self.caller.is_service() && self.caller.account != k.account);
         if cross && !info.cross_account {
-            return (Outcome::ImplicitDeny, Vec::new(), Some(Missing::NotCrossAccountAction));
+            return (
+                Outcome::ImplicitDeny,
+                Vec::new(),
+                Some(Missing::NotCrossAccountAction),
+            );
         }
         if let Some(deny) = self.explicit_deny() {
             return (Outcome::ExplicitDeny, vec![deny], None);
@@ -133,15 +161,27 @@ impl<'a> Eval<'a> {
             // Resourceless actions and the alias half of alias operations: IAM alone decides.
             return match iam.allow {
                 Some(r) => (Outcome::Allow, vec![r], None),
-                None if iam.boundary_blocked => (Outcome::ImplicitDeny, Vec::new(), Some(Missing::PermissionsBoundary)),
-                None => (Outcome::ImplicitDeny, Vec::new(), Some(Missing::IdentityPolicyAllow)),
+                None if iam.boundary_blocked => (
+                    Outcome::ImplicitDeny,
+                    Vec::new(),
+                    Some(Missing::PermissionsBoundary),
+                ),
+                None => (
+                    Outcome::ImplicitDeny,
+                    Vec::new(),
+                    Some(Missing::IdentityPolicyAllow),
+                ),
             };
         };
         if info.name == "RetireGrant" {
             return self.retire_grant(key, &iam);
         }
         let Some(policy) = &key.policy else {
-            return (Outcome::ImplicitDeny, Vec::new(), Some(Missing::NoKeyPolicy));
+            return (
+                Outcome::ImplicitDeny,
+                Vec::new(),
+                Some(Missing::NoKeyPolicy),
+            );
         };
         let (direct, delegated, role_cancelled) = self.key_policy_allows(key, policy);
         let (grant, grant_constraint_failed) = self.grant_allows(key, iam.allow.is_some());
@@ -195,7 +235,13 @@ impl<'a> Eval<'a> {
                         && principal_level(st.principal.as_ref(), self.caller) != PrincipalMatch::No
                         && self.statement_applies(st, policy, Layer::KeyPolicy)
                     {
-                        return Some(reason(Source::KeyPolicy { key: key.arn.clone() }, i, st));
+                        return Some(reason(
+                            Source::KeyPolicy {
+                                key: key.arn.clone(),
+                            },
+                            i,
+                            st,
+                        ));
                     }
                 }
             }
@@ -208,7 +254,13 @@ impl<'a> Eval<'a> {
         }
         let boundary = principal.permissions_boundary.as_ref()?;
         let (i, st) = self.first_statement(boundary, Effect::Deny)?;
-        Some(reason(Source::PermissionsBoundary { principal: principal.arn.clone() }, i, st))
+        Some(reason(
+            Source::PermissionsBoundary {
+                principal: principal.arn.clone(),
+            },
+            i,
+            st,
+        ))
     }
 
     /// The caller's identity policies, then those of its groups.
@@ -217,27 +269,49 @@ impl<'a> Eval<'a> {
             .policies
             .iter()
             .enumerate()
-            .map(|(i, pol)| (Source::IdentityPolicy { principal: p.arn.clone(), policy: i }, pol))
+            .map(|(i, pol)| {
+                (
+                    Source::IdentityPolicy {
+                        principal: p.arn.clone(),
+                        policy: i,
+                    },
+                    pol,
+                )
+            })
             .collect();
         for g in &p.groups {
             if let Some(group) = self.world.group(g) {
-                out.extend(group.policies.iter().enumerate().map(|(i, pol)| (Source::GroupPolicy { group: g.clone(), policy: i }, pol)));
+                out.extend(group.policies.iter().enumerate().map(|(i, pol)| {
+                    (
+                        Source::GroupPolicy {
+                            group: g.clone(),
+                            policy: i,
+                        },
+                        pol,
+                    )
+                }));
             }
         }
         out
     }
 
-    fn first_statement<'p>(&mut self, policy: &'p Policy, effect: Effect) -> Option<(usize, &'p Statement)> {
-        policy
-            .statements
-            .iter()
-            .enumerate()
-            .find(|(_, st)| st.effect == effect && self.statement_applies(st, policy, Layer::Identity))
+    fn first_statement<'p>(
+        &mut self,
+        policy: &'p Policy,
+        effect: Effect,
+    ) -> Option<(usize, &'p Statement)> {
+        policy.statements.iter().enumerate().find(|(_, st)| {
+            st.effect == effect && self.statement_applies(st, policy, Layer::Identity)
+        })
     }
 
     /// Whether the caller's permissions boundary (if any) allows this component.
     fn boundary_allows(&mut self) -> bool {
-        match self.world.principal_for(self.caller).and_then(|p| p.permissions_boundary.as_ref()) {
+        match self
+            .world
+            .principal_for(self.caller)
+            .and_then(|p| p.permissions_boundary.as_ref())
+        {
             Some(b) => self.first_statement(b, Effect::Allow).is_some(),
             None => true,
         }
@@ -247,11 +321,23 @@ impl<'a> Eval<'a> {
     /// identity policy that the permissions boundary also allows.
     fn iam_side(&mut self) -> IamSide {
         if self.caller.is_root() {
-            let r = Reason { source: Source::RootUser { account: self.caller.account.clone() }, statement: None, sid: None };
-            return IamSide { allow: Some(r), boundary_blocked: false };
+            let r = Reason {
+                source: Source::RootUser {
+                    account: self.caller.account.clone(),
+                },
+                statement: None,
+                sid: None,
+            };
+            return IamSide {
+                allow: Some(r),
+                boundary_blocked: false,
+            };
         }
         let Some(principal) = self.world.principal_for(self.caller) else {
-            return IamSide { allow: None, boundary_blocked: false };
+            return IamSide {
+                allow: None,
+                boundary_blocked: false,
+            };
         };
         let mut allow = None;
         for (source, policy) in self.identity_policies(principal) {
@@ -261,14 +347,24 @@ impl<'a> Eval<'a> {
             }
         }
         if allow.is_some() && !self.boundary_allows() {
-            return IamSide { allow: None, boundary_blocked: true };
+            return IamSide {
+                allow: None,
+                boundary_blocked: true,
+            };
         }
-        IamSide { allow, boundary_blocked: false }
+        IamSide {
+            allow,
+            boundary_blocked: false,
+        }
     }
 
     /// The first key-policy Allow that matches the caller directly, the first that matches it
     /// through its account, and whether a role-ARN match was cancelled by the boundary.
-    fn key_policy_allows(&mut self, key: &Key, policy: &Policy) -> (Option<Reason>, Option<Reason>, bool) {
+    fn key_policy_allows(
+        &mut self,
+        key: &Key,
+        policy: &Policy,
+    ) -> (Option<Reason>, Option<Reason>, bool) {
         let (mut direct, mut delegated, mut cancelled) = (None, None, false);
         let mut boundary: Option<bool> = None;
         for (i, st) in policy.statements.iter().enumerate() {
@@ -290,7 +386,15 @@ impl<'a> Eval<'a> {
                 };
                 level = level.max(m);
             }
-            let r = || reason(Source::KeyPolicy { key: key.arn.clone() }, i, st);
+            let r = || {
+                reason(
+                    Source::KeyPolicy {
+                        key: key.arn.clone(),
+                    },
+                    i,
+                    st,
+                )
+            };
             match level {
                 PrincipalMatch::Direct if direct.is_none() => direct = Some(r()),
                 PrincipalMatch::AccountDelegation if delegated.is_none() => delegated = Some(r()),
@@ -310,11 +414,20 @@ impl<'a> Eval<'a> {
         }
         let mut constraint_failed = false;
         for g in self.world.grants_for_key(&key.arn) {
-            if !g.operations.iter().any(|op| op == info.name) || !self.grantee_matches(&g.grantee, iam_allows) {
+            if !g.operations.iter().any(|op| op == info.name)
+                || !self.grantee_matches(&g.grantee, iam_allows)
+            {
                 continue;
             }
             if self.grant_constraints_hold(g) {
-                let r = Reason { source: Source::Grant { key: key.arn.clone(), grant_id: g.grant_id.clone() }, statement: None, sid: None };
+                let r = Reason {
+                    source: Source::Grant {
+                        key: key.arn.clone(),
+                        grant_id: g.grant_id.clone(),
+                    },
+                    statement: None,
+                    sid: None,
+                };
                 return (Some(r), false);
             }
             constraint_failed = true;
@@ -375,40 +488,72 @@ impl<'a> Eval<'a> {
         let child = self.comp.encryption_context;
         let within = |s: &[(String, String)]| s.iter().all(|(k, v)| has_pair(child, k, v));
         match (&parent.constraints.equals, &parent.constraints.subset) {
-            (Some(e), _) => child_type == Some("EncryptionContextEquals") && e.len() == child.len() && within(e),
-            (None, Some(s)) => matches!(child_type, Some("EncryptionContextEquals" | "EncryptionContextSubset")) && within(s),
+            (Some(e), _) => {
+                child_type == Some("EncryptionContextEquals") && e.len() == child.len() && within(e)
+            }
+            (None, Some(s)) => {
+                matches!(
+                    child_type,
+                    Some("EncryptionContextEquals" | "EncryptionContextSubset")
+                ) && within(s)
+            }
             (None, None) => true,
         }
     }
 
     /// RetireGrant (Part A §7.5.4): the grant decides, not the key policy.
     fn retire_grant(&mut self, key: &Key, iam: &IamSide) -> ComponentResult {
-        let deny = (Outcome::ImplicitDeny, Vec::new(), Some(Missing::RetireGrantRules));
+        let deny = (
+            Outcome::ImplicitDeny,
+            Vec::new(),
+            Some(Missing::RetireGrantRules),
+        );
         let Some(id) = self.grant_id else {
             self.note("RetireGrant needs grant_id to name the grant".into());
             return deny;
         };
-        let Some(g) = self.world.grants_for_key(&key.arn).find(|g| g.grant_id == id) else {
+        let Some(g) = self
+            .world
+            .grants_for_key(&key.arn)
+            .find(|g| g.grant_id == id)
+        else {
             self.note(format!("grant {id} is not on this key"));
             return deny;
         };
-        let grant = Reason { source: Source::Grant { key: key.arn.clone(), grant_id: g.grant_id.clone() }, statement: None, sid: None };
+        let grant = Reason {
+            source: Source::Grant {
+                key: key.arn.clone(),
+                grant_id: g.grant_id.clone(),
+            },
+            statement: None,
+            sid: None,
+        };
         let with_iam = |r: &Reason| match &iam.allow {
-            Some(ip) if !matches!(ip.source, Source::RootUser { .. }) => vec![r.clone(), ip.clone()],
+            Some(ip) if !matches!(ip.source, Source::RootUser { .. }) => {
+                vec![r.clone(), ip.clone()]
+            }
             _ => vec![r.clone()],
         };
         let iam_ok = iam.allow.is_some();
         if let Some(retiring) = &g.retiring {
             match retiring.matches(self.caller) {
-                PrincipalMatch::Direct | PrincipalMatch::DirectRole => return (Outcome::Allow, vec![grant], None),
-                PrincipalMatch::AccountDelegation if iam_ok => return (Outcome::Allow, with_iam(&grant), None),
+                PrincipalMatch::Direct | PrincipalMatch::DirectRole => {
+                    return (Outcome::Allow, vec![grant], None)
+                }
+                PrincipalMatch::AccountDelegation if iam_ok => {
+                    return (Outcome::Allow, with_iam(&grant), None)
+                }
                 _ => {}
             }
         }
         if g.operations.iter().any(|op| op == "RetireGrant") {
             match g.grantee.matches(self.caller) {
-                PrincipalMatch::Direct | PrincipalMatch::DirectRole => return (Outcome::Allow, vec![grant], None),
-                PrincipalMatch::AccountDelegation if iam_ok => return (Outcome::Allow, with_iam(&grant), None),
+                PrincipalMatch::Direct | PrincipalMatch::DirectRole => {
+                    return (Outcome::Allow, vec![grant], None)
+                }
+                PrincipalMatch::AccountDelegation if iam_ok => {
+                    return (Outcome::Allow, with_iam(&grant), None)
+                }
                 _ => {}
             }
         }
@@ -425,7 +570,10 @@ impl<'a> Eval<'a> {
             return false;
         };
         let action = actions::full_name(self.comp.action);
-        let hit = actions.patterns.iter().any(|p| Glob::new(p).matches(&action, true));
+        let hit = actions
+            .patterns
+            .iter()
+            .any(|p| Glob::new(p).matches(&action, true));
         if hit == actions.negated {
             return false;
         }
@@ -433,7 +581,9 @@ impl<'a> Eval<'a> {
         let resource = &self.comp.resource;
         let hit = resources.patterns.iter().any(|p| match p {
             ResourcePattern::Any => true,
-            ResourcePattern::Arn(t) => t.to_glob(lookup).is_some_and(|g| arn_matches(&g, resource, false)),
+            ResourcePattern::Arn(t) => t
+                .to_glob(lookup)
+                .is_some_and(|g| arn_matches(&g, resource, false)),
         });
         if hit == resources.negated {
             return false;
@@ -447,7 +597,10 @@ impl<'a> Eval<'a> {
             if layer == Layer::KeyPolicy && context::is_identity_only_key(&c.key_lower) {
                 self.note(format!("assumption (Part A E51): {} is documented for IAM policies only; in a key policy it is treated as absent", c.key));
             }
-            if c.key_lower == "kms:resourcealiases" && layer == Layer::Identity && self.ctx.aliases_over_quota {
+            if c.key_lower == "kms:resourcealiases"
+                && layer == Layer::Identity
+                && self.ctx.aliases_over_quota
+            {
                 self.note(format!("the key has more than {} aliases: conditions on kms:ResourceAliases fail closed (E50)", context::MAX_ALIASES_PER_KEY));
                 return effect == Effect::Deny;
             }
@@ -475,7 +628,9 @@ impl<'a> Eval<'a> {
             Some(ContextValue::Multi(v)) => v.iter().map(String::as_str).collect(),
         };
         match op.set {
-            Some(SetOp::ForAllValues) => set.is_empty() || set.iter().all(|v| self.base_match(c, v, layer)),
+            Some(SetOp::ForAllValues) => {
+                set.is_empty() || set.iter().all(|v| self.base_match(c, v, layer))
+            }
             Some(SetOp::ForAnyValue) => {
                 if set.is_empty() {
                     op.if_exists
@@ -495,7 +650,10 @@ impl<'a> Eval<'a> {
     }
 
     fn base_match(&self, c: &Condition, v: &str, layer: Layer) -> bool {
-        let any = c.values.iter().any(|pv| self.positive_cmp(c.operator.base, v, pv, layer));
+        let any = c
+            .values
+            .iter()
+            .any(|pv| self.positive_cmp(c.operator.base, v, pv, layer));
         any != c.operator.base.is_negated()
     }
 
@@ -505,13 +663,17 @@ impl<'a> Eval<'a> {
         let lookup = |k: &str| self.ctx.single(&k.to_ascii_lowercase(), layer);
         match (base.family(), pv) {
             (Family::String, CondValue::Text(t)) => match base {
-                StringLike | StringNotLike => t.to_glob(lookup).is_some_and(|g| g.matches(v, false)),
-                StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => {
-                    t.to_text(lookup).is_some_and(|p| p.to_lowercase() == v.to_lowercase())
+                StringLike | StringNotLike => {
+                    t.to_glob(lookup).is_some_and(|g| g.matches(v, false))
                 }
+                StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => t
+                    .to_text(lookup)
+                    .is_some_and(|p| p.to_lowercase() == v.to_lowercase()),
                 _ => t.to_text(lookup).is_some_and(|p| p == v),
             },
-            (Family::Arn, CondValue::Text(t)) => t.to_glob(lookup).is_some_and(|g| arn_matches(&g, v, false)),
+            (Family::Arn, CondValue::Text(t)) => {
+                t.to_glob(lookup).is_some_and(|g| arn_matches(&g, v, false))
+            }
             (Family::Bool, CondValue::Text(t)) => {
                 let as_bool = |s: &str| match s.to_ascii_lowercase().as_str() {
                     "true" => Some(true),
@@ -531,9 +693,13 @@ impl<'a> Eval<'a> {
                 Some(x) => compare(base, Some(x.cmp(p))),
                 None => false,
             },
-            (Family::Ip, CondValue::Cidr(net, bits)) => v.parse().is_ok_and(|ip| cidr_contains(*net, *bits, ip)),
+            (Family::Ip, CondValue::Cidr(net, bits)) => {
+                v.parse().is_ok_and(|ip| cidr_contains(*net, *bits, ip))
+            }
             (Family::Binary, CondValue::Bytes(p)) => {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(v).unwrap_or_else(|_| v.as_bytes().to_vec());
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(v)
+                    .unwrap_or_else(|_| v.as_bytes().to_vec());
                 bytes == *p
             }
             _ => false,
@@ -558,25 +724,42 @@ fn compare(base: BaseOp, ord: Option<Ordering>) -> bool {
 /// Whether `pairs` holds `k: v`, with the key compared case-insensitively and the value exactly
 /// (grant constraints, Part A §7.5.2).
 fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
-    pairs.iter().any(|(pk, pv)| pv == v && pk.to_lowercase() == k.to_lowercase())
+    pairs
+        .iter()
+        .any(|(pk, pv)| pv == v && pk.to_lowercase() == k.to_lowercase())
 }
 
 fn reason(source: Source, statement: usize, st: &Statement) -> Reason {
-    Reason { source, statement: Some(statement), sid: st.sid.clone() }
+    Reason {
+        source,
+        statement: Some(statement),
+        sid: st.sid.clone(),
+    }
 }
 
 /// The match level of each entry of a `Principal` element, or of a `NotPrincipal` element as a
 /// whole (Part A §2.1): a `NotPrincipal` applies directly to every caller it does not exempt.
 fn principal_levels(principals: Option<&Principals>, caller: &Caller) -> Vec<PrincipalMatch> {
-    let Some(p) = principals else { return Vec::new() };
+    let Some(p) = principals else {
+        return Vec::new();
+    };
     if !p.negated {
         return p.entries.iter().map(|e| e.matches(caller)).collect();
     }
-    let exempt = hierarchy(caller).iter().all(|&level| p.entries.iter().any(|e| e.lists_level(caller, level)));
-    vec![if exempt { PrincipalMatch::No } else { PrincipalMatch::Direct }]
+    let exempt = hierarchy(caller)
+        .iter()
+        .all(|&level| p.entries.iter().any(|e| e.lists_level(caller, level)));
+    vec![if exempt {
+        PrincipalMatch::No
+    } else {
+        PrincipalMatch::Direct
+    }]
 }
 
 /// The strongest match of a principal element.
 fn principal_level(principals: Option<&Principals>, caller: &Caller) -> PrincipalMatch {
-    principal_levels(principals, caller).into_iter().max().unwrap_or(PrincipalMatch::No)
+    principal_levels(principals, caller)
+        .into_iter()
+        .max()
+        .unwrap_or(PrincipalMatch::No)
 }

@@ -96,9 +96,12 @@ const FIELDS: &[&str] = &[
 impl Request {
     /// Reads a request from JSON. Unknown fields are returned as warnings.
     pub fn from_value(value: &Value) -> Result<(Request, Vec<String>), RequestError> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| err("(request)", format!("must be a JSON object, found {}", describe(value))))?;
+        let obj = value.as_object().ok_or_else(|| {
+            err(
+                "(request)",
+                format!("must be a JSON object, found {}", describe(value)),
+            )
+        })?;
         let warnings = obj
             .keys()
             .filter(|k| !FIELDS.contains(&k.as_str()))
@@ -108,7 +111,10 @@ impl Request {
             match obj.get(field) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(v) => Err(err(field, format!("must be a string, found {}", describe(v)))),
+                Some(v) => Err(err(
+                    field,
+                    format!("must be a string, found {}", describe(v)),
+                )),
             }
         };
         let principal = string("principal")?.ok_or_else(|| err("principal", "missing"))?;
@@ -117,12 +123,20 @@ impl Request {
         let action = parse_request_action(&action_text).map_err(|e| err("action", e))?;
         let resource = string("resource")?.ok_or_else(|| err("resource", "missing"))?;
         if resource != "*" && crate::arn::split_arn(&resource).is_none() {
-            return Err(err("resource", format!("{resource:?} is not a key ARN, an alias ARN or \"*\"")));
+            return Err(err(
+                "resource",
+                format!("{resource:?} is not a key ARN, an alias ARN or \"*\""),
+            ));
         }
         let context = match obj.get("context") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(m)) => context_values(m)?,
-            Some(v) => return Err(err("context", format!("must be an object, found {}", describe(v)))),
+            Some(v) => {
+                return Err(err(
+                    "context",
+                    format!("must be an object, found {}", describe(v)),
+                ))
+            }
         };
         let encryption_context = string_pairs(obj, "encryption_context")?;
         let destination_encryption_context = string_pairs(obj, "destination_encryption_context")?;
@@ -132,16 +146,27 @@ impl Request {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| err(&format!("grant_tokens[{i}]"), format!("must be a string, found {}", describe(v))))
+                    v.as_str().map(str::to_owned).ok_or_else(|| {
+                        err(
+                            &format!("grant_tokens[{i}]"),
+                            format!("must be a string, found {}", describe(v)),
+                        )
+                    })
                 })
                 .collect::<Result<_, _>>()?,
-            Some(v) => return Err(err("grant_tokens", format!("must be an array of strings, found {}", describe(v)))),
+            Some(v) => {
+                return Err(err(
+                    "grant_tokens",
+                    format!("must be an array of strings, found {}", describe(v)),
+                ))
+            }
         };
         let destination = string("destination")?;
         if action == RequestAction::ReEncrypt && destination.is_none() {
-            return Err(err("destination", "kms:ReEncrypt needs the destination key"));
+            return Err(err(
+                "destination",
+                "kms:ReEncrypt needs the destination key",
+            ));
         }
         let request = Request {
             caller,
@@ -160,7 +185,8 @@ impl Request {
 
     /// Reads a request from JSON text.
     pub fn from_json(text: &str) -> Result<(Request, Vec<String>), RequestError> {
-        let value = crate::json::parse(text).map_err(|e| err("(request)", format!("invalid JSON: {e}")))?;
+        let value =
+            crate::json::parse(text).map_err(|e| err("(request)", format!("invalid JSON: {e}")))?;
         Request::from_value(&value)
     }
 
@@ -192,7 +218,13 @@ impl Request {
                 .collect();
             o.insert("context".into(), Value::Object(ctx));
         }
-        let pairs = |p: &[(String, String)]| Value::Object(p.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect());
+        let pairs = |p: &[(String, String)]| {
+            Value::Object(
+                p.iter()
+                    .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                    .collect(),
+            )
+        };
         if !self.encryption_context.is_empty() {
             o.insert("encryption_context".into(), pairs(&self.encryption_context));
         }
@@ -206,7 +238,10 @@ impl Request {
             o.insert("destination".into(), d.clone().into());
         }
         if !self.destination_encryption_context.is_empty() {
-            o.insert("destination_encryption_context".into(), pairs(&self.destination_encryption_context));
+            o.insert(
+                "destination_encryption_context".into(),
+                pairs(&self.destination_encryption_context),
+            );
         }
         if let Some(t) = &self.target_key {
             o.insert("target_key".into(), t.clone().into());
@@ -244,32 +279,55 @@ fn context_values(m: &Map<String, Value>) -> Result<Vec<(String, ContextValue)>,
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        scalar(item).ok_or_else(|| err(&format!("{field}[{i}]"), format!("must be a string, number or boolean, found {}", describe(item))))
+                        scalar(item).ok_or_else(|| {
+                            err(
+                                &format!("{field}[{i}]"),
+                                format!(
+                                    "must be a string, number or boolean, found {}",
+                                    describe(item)
+                                ),
+                            )
+                        })
                     })
                     .collect::<Result<_, _>>()?,
             ),
-            v => ContextValue::Single(
-                scalar(v).ok_or_else(|| err(&field, format!("must be a string, number, boolean or array, found {}", describe(v))))?,
-            ),
+            v => ContextValue::Single(scalar(v).ok_or_else(|| {
+                err(
+                    &field,
+                    format!(
+                        "must be a string, number, boolean or array, found {}",
+                        describe(v)
+                    ),
+                )
+            })?),
         };
         out.push((k.clone(), value));
     }
     Ok(out)
 }
 
-fn string_pairs(obj: &Map<String, Value>, field: &str) -> Result<Vec<(String, String)>, RequestError> {
+fn string_pairs(
+    obj: &Map<String, Value>,
+    field: &str,
+) -> Result<Vec<(String, String)>, RequestError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(m)) => m
             .iter()
             .map(|(k, v)| {
                 // Encryption-context values are strings; a number is compared as its text (E40).
-                scalar(v)
-                    .map(|s| (k.clone(), s))
-                    .ok_or_else(|| err(&format!("{field}.{k}"), format!("must be a string, found {}", describe(v))))
+                scalar(v).map(|s| (k.clone(), s)).ok_or_else(|| {
+                    err(
+                        &format!("{field}.{k}"),
+                        format!("must be a string, found {}", describe(v)),
+                    )
+                })
             })
             .collect(),
-        Some(v) => Err(err(field, format!("must be an object of strings, found {}", describe(v)))),
+        Some(v) => Err(err(
+            field,
+            format!("must be an object of strings, found {}", describe(v)),
+        )),
     }
 }
 
@@ -288,7 +346,10 @@ mod tests {
         .unwrap();
         assert_eq!(w.len(), 1);
         assert_eq!(r.context.len(), 3);
-        assert!(r.context.contains(&("aws:MultiFactorAuthPresent".into(), ContextValue::Single("true".into()))));
+        assert!(r.context.contains(&(
+            "aws:MultiFactorAuthPresent".into(),
+            ContextValue::Single("true".into())
+        )));
         let (again, _) = Request::from_value(&r.to_value()).unwrap();
         assert_eq!(again, r);
     }
@@ -297,7 +358,8 @@ mod tests {
     fn errors_name_the_field() {
         let e = Request::from_json(r#"{"principal": "arn:aws:iam::111122223333:user/a", "action": "s3:GetObject", "resource": "*"}"#).unwrap_err();
         assert_eq!(e.field, "action");
-        let e = Request::from_json(r#"{"principal": 5, "action": "kms:Decrypt", "resource": "*"}"#).unwrap_err();
+        let e = Request::from_json(r#"{"principal": 5, "action": "kms:Decrypt", "resource": "*"}"#)
+            .unwrap_err();
         assert_eq!(e.field, "principal");
     }
 }

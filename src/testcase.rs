@@ -49,7 +49,8 @@ pub fn load_cases(path: &Path) -> Result<Vec<Case>, String> {
     let explicit = !path.is_dir();
     let mut cases = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let shown = file.display().to_string();
         match crate::json::parse(&text) {
@@ -103,28 +104,53 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
 }
 
 fn parse_case(v: &Value, dir: &Path, origin: String) -> Result<Case, String> {
-    let o = v.as_object().ok_or_else(|| format!("{origin}: a case must be an object"))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| format!("{origin}: a case must be an object"))?;
     let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
     let name = text("name").unwrap_or_else(|| origin.clone());
     let world = match (o.get("world"), text("world_file")) {
         (Some(w), None) => WorldSource::Inline(w.clone()),
         (None, Some(f)) => WorldSource::File(dir.join(f)),
-        _ => return Err(format!("{origin} ({name}): needs exactly one of world and world_file")),
+        _ => {
+            return Err(format!(
+                "{origin} ({name}): needs exactly one of world and world_file"
+            ))
+        }
     };
-    let request = o.get("request").cloned().ok_or_else(|| format!("{origin} ({name}): field request is missing"))?;
+    let request = o
+        .get("request")
+        .cloned()
+        .ok_or_else(|| format!("{origin} ({name}): field request is missing"))?;
     let expect = match (text("expect"), text("expect_error")) {
-        (Some(e), None) => Expect::Outcome(Outcome::parse(&e).ok_or_else(|| format!("{origin} ({name}): expect must be Allow, ExplicitDeny or ImplicitDeny, not {e:?}"))?),
+        (Some(e), None) => Expect::Outcome(Outcome::parse(&e).ok_or_else(|| {
+            format!(
+                "{origin} ({name}): expect must be Allow, ExplicitDeny or ImplicitDeny, not {e:?}"
+            )
+        })?),
         (None, Some(e)) => Expect::Error(e),
-        _ => return Err(format!("{origin} ({name}): needs exactly one of expect and expect_error")),
+        _ => {
+            return Err(format!(
+                "{origin} ({name}): needs exactly one of expect and expect_error"
+            ))
+        }
     };
-    Ok(Case { name, why: text("why"), origin, world, request, expect, expect_key_state_error: text("expect_key_state_error") })
+    Ok(Case {
+        name,
+        why: text("why"),
+        origin,
+        world,
+        request,
+        expect,
+        expect_key_state_error: text("expect_key_state_error"),
+    })
 }
 
 /// The result of one case.
 #[derive(Clone, Debug)]
 pub struct CaseResult {
     pub passed: bool,
-    /// For a failure: what was expected, what happened, and the explanation.
+    /// For a failure: what was expected, what happened, and the explanation (ends with a newline).
     pub report: String,
 }
 
@@ -138,12 +164,17 @@ pub struct Runner<F> {
 impl<F: Fn(&World, &Request) -> Decision> Runner<F> {
     /// A runner using `decide`.
     pub fn new(decide: F) -> Self {
-        Runner { decide, worlds: HashMap::new() }
+        Runner {
+            decide,
+            worlds: HashMap::new(),
+        }
     }
 
     fn world(&mut self, source: &WorldSource) -> Result<Arc<World>, String> {
         match source {
-            WorldSource::Inline(v) => World::from_value(v, "world").map(Arc::new).map_err(|e| e.to_string()),
+            WorldSource::Inline(v) => World::from_value(v, "world")
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
             WorldSource::File(p) => self
                 .worlds
                 .entry(p.clone())
@@ -154,34 +185,64 @@ impl<F: Fn(&World, &Request) -> Decision> Runner<F> {
 
     /// Runs one case.
     pub fn run(&mut self, case: &Case) -> CaseResult {
-        let loaded = self.world(&case.world).and_then(|w| Request::from_value(&case.request).map(|(r, _)| (w, r)).map_err(|e| e.to_string()));
-        let fail = |report: String| CaseResult { passed: false, report };
+        let loaded = self.world(&case.world).and_then(|w| {
+            Request::from_value(&case.request)
+                .map(|(r, _)| (w, r))
+                .map_err(|e| e.to_string())
+        });
+        let fail = |report: String| CaseResult {
+            passed: false,
+            report: format!("  {}\n", report.trim_start()),
+        };
         let (world, request) = match (loaded, &case.expect) {
             (Err(e), Expect::Error(want)) if e.to_lowercase().contains(&want.to_lowercase()) => {
-                return CaseResult { passed: true, report: String::new() };
+                return CaseResult {
+                    passed: true,
+                    report: String::new(),
+                };
             }
-            (Err(e), Expect::Error(want)) => return fail(format!("expected an error containing {want:?}, got: {e}")),
-            (Err(e), Expect::Outcome(o)) => return fail(format!("expected {o}, but the case does not load: {e}")),
-            (Ok(_), Expect::Error(want)) => return fail(format!("expected an error containing {want:?}, but the world and request loaded")),
+            (Err(e), Expect::Error(want)) => {
+                return fail(format!("expected an error containing {want:?}, got: {e}"))
+            }
+            (Err(e), Expect::Outcome(o)) => {
+                return fail(format!("expected {o}, but the case does not load: {e}"))
+            }
+            (Ok(_), Expect::Error(want)) => {
+                return fail(format!(
+                    "expected an error containing {want:?}, but the world and request loaded"
+                ))
+            }
             (Ok(wr), Expect::Outcome(_)) => wr,
         };
-        let Expect::Outcome(want) = case.expect else { unreachable!("handled above") };
+        let Expect::Outcome(want) = case.expect else {
+            unreachable!("handled above")
+        };
         let decision = (self.decide)(&world, &request);
-        let state_ok = case.expect_key_state_error.is_none() || decision.key_state_error == case.expect_key_state_error;
+        let state_ok = case.expect_key_state_error.is_none()
+            || decision.key_state_error == case.expect_key_state_error;
         if decision.outcome == want && state_ok {
-            return CaseResult { passed: true, report: String::new() };
+            return CaseResult {
+                passed: true,
+                report: String::new(),
+            };
         }
         let (_, explanation) = crate::reference::explain(&world, &request);
         let mut report = format!(
             "  request:  {}\n  expected: {want}{}\n  actual:   {}\n",
             request.to_value(),
-            case.expect_key_state_error.as_deref().map(|e| format!(" with {e}")).unwrap_or_default(),
+            case.expect_key_state_error
+                .as_deref()
+                .map(|e| format!(" with {e}"))
+                .unwrap_or_default(),
             decision.to_value(None)
         );
         for note in &explanation.notes {
             report.push_str(&format!("  explain:  {note}\n"));
         }
-        fail(report)
+        CaseResult {
+            passed: false,
+            report,
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 pub fn run(world: &Path, explain: bool, fail_on_deny: bool, input: &str) -> u8 {
-    let Some(world) = load_world(world) else { return BAD_INPUT };
+    let Some(world) = load_world(world) else {
+        return BAD_INPUT;
+    };
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -29,13 +31,21 @@ pub fn run(world: &Path, explain: bool, fail_on_deny: bool, input: &str) -> u8 {
     let lines: Vec<(usize, &str)> = if crate::json::parse(&text).is_ok() {
         vec![(1, text.as_str())]
     } else {
-        text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty()).collect()
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .filter(|(_, l)| !l.trim().is_empty())
+            .collect()
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let (mut bad, mut denied) = (0usize, 0usize);
     for (n, line) in lines {
-        let place = if input == "-" { format!("<stdin>:{n}") } else { format!("{input}:{n}") };
+        let place = if input == "-" {
+            format!("<stdin>:{n}")
+        } else {
+            format!("{input}:{n}")
+        };
         let request = match Request::from_json(line) {
             Ok((r, warnings)) => {
                 for w in warnings {

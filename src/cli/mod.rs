@@ -92,9 +92,18 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Check { world, explain, fail_on_deny, input } => check::run(&world, explain, fail_on_deny, &input),
+        Command::Check {
+            world,
+            explain,
+            fail_on_deny,
+            input,
+        } => check::run(&world, explain, fail_on_deny, &input),
         Command::Test { paths, verbose } => test::run(&paths, verbose),
-        Command::Validate { paths, kind, max_key_policy_bytes } => validate::run(&paths, kind, max_key_policy_bytes),
+        Command::Validate {
+            paths,
+            kind,
+            max_key_policy_bytes,
+        } => validate::run(&paths, kind, max_key_policy_bytes),
         Command::Replay(args) => replay::run(args),
         Command::Import(args) => import::run(args),
         Command::Serve(args) => serve::run(args),

@@ -20,7 +20,9 @@ pub enum Kind {
 }
 
 pub fn run(paths: &[PathBuf], kind: Kind, max_key_policy_bytes: usize) -> u8 {
-    let options = ParseOptions { max_key_policy_bytes };
+    let options = ParseOptions {
+        max_key_policy_bytes,
+    };
     let mut files = Vec::new();
     for p in paths {
         if let Err(e) = collect(p, &mut files) {
@@ -38,7 +40,10 @@ pub fn run(paths: &[PathBuf], kind: Kind, max_key_policy_bytes: usize) -> u8 {
             println!("{f}");
         }
     }
-    println!("{} files checked: {errors} errors, {warnings} warnings", files.len());
+    println!(
+        "{} files checked: {errors} errors, {warnings} warnings",
+        files.len()
+    );
     if errors > 0 {
         BAD_INPUT
     } else {
@@ -52,7 +57,11 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?.flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -67,7 +76,13 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
 /// Every finding for one file: policy document, world or test-case file.
 pub fn validate_file(file: &Path, kind: Kind, options: &ParseOptions) -> Vec<Finding> {
     let shown = file.display().to_string();
-    let error = |message: String| vec![Finding { severity: Severity::Error, place: shown.clone(), message }];
+    let error = |message: String| {
+        vec![Finding {
+            severity: Severity::Error,
+            place: shown.clone(),
+            message,
+        }]
+    };
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => return error(format!("cannot read: {e}")),
@@ -111,14 +126,21 @@ pub fn validate_file(file: &Path, kind: Kind, options: &ParseOptions) -> Vec<Fin
             if let Some(r) = case.get("request") {
                 if let Err(e) = Request::from_value(r) {
                     if case.get("expect_error").is_none() {
-                        out.push(Finding { severity: Severity::Error, place: format!("{place} request"), message: e.to_string() });
+                        out.push(Finding {
+                            severity: Severity::Error,
+                            place: format!("{place} request"),
+                            message: e.to_string(),
+                        });
                     }
                 }
             }
         }
         return out;
     }
-    if ["keys", "principals", "groups", "grants", "accounts"].iter().any(|k| obj.contains_key(*k)) {
+    if ["keys", "principals", "groups", "grants", "accounts"]
+        .iter()
+        .any(|k| obj.contains_key(*k))
+    {
         return match World::load_with(file, options) {
             Ok(w) => w.warnings,
             Err(e) => e.errors,

@@ -22,7 +22,10 @@ pub struct Engine {
 impl Engine {
     /// Compiles a world.
     pub fn compile(world: World) -> Engine {
-        Engine { world, loaded_at: SystemTime::now() }
+        Engine {
+            world,
+            loaded_at: SystemTime::now(),
+        }
     }
 
     /// The world this snapshot was compiled from.

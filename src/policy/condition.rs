@@ -42,7 +42,10 @@ const BASE_OPS: &[(&str, BaseOp)] = &[
     ("StringEquals", BaseOp::StringEquals),
     ("StringNotEquals", BaseOp::StringNotEquals),
     ("StringEqualsIgnoreCase", BaseOp::StringEqualsIgnoreCase),
-    ("StringNotEqualsIgnoreCase", BaseOp::StringNotEqualsIgnoreCase),
+    (
+        "StringNotEqualsIgnoreCase",
+        BaseOp::StringNotEqualsIgnoreCase,
+    ),
     ("StringLike", BaseOp::StringLike),
     ("StringNotLike", BaseOp::StringNotLike),
     ("NumericEquals", BaseOp::NumericEquals),
@@ -86,11 +89,23 @@ impl BaseOp {
     pub fn family(self) -> Family {
         use BaseOp::*;
         match self {
-            StringEquals | StringNotEquals | StringEqualsIgnoreCase | StringNotEqualsIgnoreCase
-            | StringLike | StringNotLike => Family::String,
-            NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals
-            | NumericGreaterThan | NumericGreaterThanEquals => Family::Numeric,
-            DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+            StringEquals
+            | StringNotEquals
+            | StringEqualsIgnoreCase
+            | StringNotEqualsIgnoreCase
+            | StringLike
+            | StringNotLike => Family::String,
+            NumericEquals
+            | NumericNotEquals
+            | NumericLessThan
+            | NumericLessThanEquals
+            | NumericGreaterThan
+            | NumericGreaterThanEquals => Family::Numeric,
+            DateEquals
+            | DateNotEquals
+            | DateLessThan
+            | DateLessThanEquals
+            | DateGreaterThan
             | DateGreaterThanEquals => Family::Date,
             Bool => Family::Bool,
             BinaryEquals => Family::Binary,
@@ -118,7 +133,11 @@ impl BaseOp {
 
     /// The operator's name as AWS spells it.
     pub fn name(self) -> &'static str {
-        BASE_OPS.iter().find(|(_, op)| *op == self).map(|(n, _)| *n).unwrap_or("?")
+        BASE_OPS
+            .iter()
+            .find(|(_, op)| *op == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -217,15 +236,19 @@ pub struct Condition {
 /// Parses one policy value (already coerced to its string form) for `op`.
 pub fn parse_value(op: &Operator, text: &str, variables: bool) -> Result<CondValue, String> {
     Ok(match op.base.family() {
-        Family::String | Family::Arn | Family::Bool => CondValue::Text(Template::parse(text, variables)?),
+        Family::String | Family::Arn | Family::Bool => {
+            CondValue::Text(Template::parse(text, variables)?)
+        }
         Family::Numeric => CondValue::Number(
             parse_number(text).ok_or_else(|| format!("{text:?} is not a number"))?,
         ),
         Family::Date => CondValue::Date(
-            parse_date(text).ok_or_else(|| format!("{text:?} is not a date (ISO 8601 or epoch seconds)"))?,
+            parse_date(text)
+                .ok_or_else(|| format!("{text:?} is not a date (ISO 8601 or epoch seconds)"))?,
         ),
         Family::Ip => {
-            let (ip, bits) = parse_cidr(text).ok_or_else(|| format!("{text:?} is not an IP address or CIDR block"))?;
+            let (ip, bits) = parse_cidr(text)
+                .ok_or_else(|| format!("{text:?} is not an IP address or CIDR block"))?;
             CondValue::Cidr(ip, bits)
         }
         Family::Binary => CondValue::Bytes(
@@ -272,11 +295,19 @@ pub fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
 pub fn cidr_contains(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(n) & mask == u32::from(i) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(i)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(n) & mask == u128::from(i) & mask
         }
         _ => false,
@@ -287,7 +318,8 @@ pub fn cidr_contains(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
 /// `YYYY-MM-DDThh:mm[:ss[.s]]TZD`) or as epoch seconds, into nanoseconds since the epoch.
 pub fn parse_date(text: &str) -> Option<i128> {
     const NS: i128 = 1_000_000_000;
-    if text.len() != 4 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    if text.len() != 4 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
         let secs = parse_number(text)?;
         return Some((secs * 1e9) as i128);
     }
@@ -332,7 +364,10 @@ pub fn parse_date(text: &str) -> Option<i128> {
             second = num(rest.get(1..3)?)?;
             rest = &rest[3..];
             if rest.first() == Some(&b'.') {
-                let end = rest[1..].iter().position(|c| !c.is_ascii_digit()).map_or(rest.len(), |p| p + 1);
+                let end = rest[1..]
+                    .iter()
+                    .position(|c| !c.is_ascii_digit())
+                    .map_or(rest.len(), |p| p + 1);
                 let frac = &rest[1..end];
                 if frac.is_empty() {
                     return None;
@@ -397,7 +432,10 @@ mod tests {
         assert_eq!(op.base, BaseOp::StringLike);
         assert_eq!(op.set, Some(SetOp::ForAnyValue));
         assert!(op.if_exists);
-        assert_eq!(Operator::parse("stringequals").unwrap().base, BaseOp::StringEquals);
+        assert_eq!(
+            Operator::parse("stringequals").unwrap().base,
+            BaseOp::StringEquals
+        );
         assert!(Operator::parse("StringEqualz").is_err());
         assert!(Operator::parse("NullIfExists").is_err());
     }
@@ -407,8 +445,14 @@ mod tests {
         let a = parse_date("2026-12-31T23:59:59Z").unwrap();
         assert_eq!(a, 1_798_761_599 * 1_000_000_000);
         assert_eq!(parse_date("1798761599").unwrap(), a);
-        assert_eq!(parse_date("2026-12-31").unwrap(), a - 86_399 * 1_000_000_000);
-        assert_eq!(parse_date("2027-01-01T01:00:00+01:00").unwrap(), a + 1_000_000_000);
+        assert_eq!(
+            parse_date("2026-12-31").unwrap(),
+            a - 86_399 * 1_000_000_000
+        );
+        assert_eq!(
+            parse_date("2027-01-01T01:00:00+01:00").unwrap(),
+            a + 1_000_000_000
+        );
         assert!(parse_date("2026-13-45").is_none());
         assert!(parse_date("yesterday").is_none());
         assert_eq!(parse_date("1970").unwrap(), 0);
@@ -417,7 +461,11 @@ mod tests {
     #[test]
     fn cidrs() {
         let (n, b) = parse_cidr("2001:DB8:1234:5678::/64").unwrap();
-        assert!(cidr_contains(n, b, "2001:db8:1234:5678::1".parse().unwrap()));
+        assert!(cidr_contains(
+            n,
+            b,
+            "2001:db8:1234:5678::1".parse().unwrap()
+        ));
         assert!(!cidr_contains(n, b, "203.0.113.5".parse().unwrap()));
         let (n, b) = parse_cidr("203.0.113.5").unwrap();
         assert_eq!(b, 32);

@@ -86,7 +86,10 @@ impl Parser {
             statements: Vec::new(),
         };
         let Some(obj) = value.as_object() else {
-            self.error("policy", format!("must be a JSON object, found {}", type_name(value)));
+            self.error(
+                "policy",
+                format!("must be a JSON object, found {}", type_name(value)),
+            );
             return policy;
         };
         if self.kind == PolicyKind::Key {
@@ -125,15 +128,27 @@ impl Parser {
             match k.as_str() {
                 "Version" => match v.as_str() {
                     Some(s @ ("2012-10-17" | "2008-10-17")) => policy.version = Some(s.into()),
-                    Some(s) => self.error("field Version", format!("must be \"2012-10-17\" or \"2008-10-17\", found {s:?}")),
-                    None => self.error("field Version", format!("must be a string, found {}", type_name(v))),
+                    Some(s) => self.error(
+                        "field Version",
+                        format!("must be \"2012-10-17\" or \"2008-10-17\", found {s:?}"),
+                    ),
+                    None => self.error(
+                        "field Version",
+                        format!("must be a string, found {}", type_name(v)),
+                    ),
                 },
                 "Id" => match v.as_str() {
                     Some(s) => policy.id = Some(s.into()),
-                    None => self.error("field Id", format!("must be a string, found {}", type_name(v))),
+                    None => self.error(
+                        "field Id",
+                        format!("must be a string, found {}", type_name(v)),
+                    ),
                 },
                 "Statement" => {}
-                other => self.error(&format!("field {other}"), "unknown top-level policy element"),
+                other => self.error(
+                    &format!("field {other}"),
+                    "unknown top-level policy element",
+                ),
             }
         }
         if policy.version.is_none() && !obj.contains_key("Version") {
@@ -147,7 +162,10 @@ impl Parser {
         }
         self.variables = policy.version.as_deref() == Some("2012-10-17");
         match obj.get("Statement") {
-            None => self.error("field Statement", "missing; a policy needs at least one statement"),
+            None => self.error(
+                "field Statement",
+                "missing; a policy needs at least one statement",
+            ),
             Some(Value::Object(s)) => {
                 if let Some(st) = self.statement(0, s) {
                     policy.statements.push(st);
@@ -186,33 +204,51 @@ impl Parser {
         for k in obj.keys() {
             if !matches!(
                 k.as_str(),
-                "Sid" | "Effect" | "Principal" | "NotPrincipal" | "Action" | "NotAction"
-                    | "Resource" | "NotResource" | "Condition"
+                "Sid"
+                    | "Effect"
+                    | "Principal"
+                    | "NotPrincipal"
+                    | "Action"
+                    | "NotAction"
+                    | "Resource"
+                    | "NotResource"
+                    | "Condition"
             ) {
                 self.error(&format!("{place} field {k}"), "unknown statement element");
             }
         }
         match obj.get("Sid") {
-            Some(Value::String(s)) => {
-                if self.kind == PolicyKind::Identity && !s.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    self.error(
-                        &format!("{place} field Sid"),
-                        "an identity-policy Sid may contain only letters and digits",
-                    );
-                }
+            Some(Value::String(s))
+                if self.kind == PolicyKind::Identity
+                    && !s.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                self.error(
+                    &format!("{place} field Sid"),
+                    "an identity-policy Sid may contain only letters and digits",
+                );
             }
-            Some(v) => self.error(&format!("{place} field Sid"), format!("must be a string, found {}", type_name(v))),
+            Some(Value::String(_)) => {}
+            Some(v) => self.error(
+                &format!("{place} field Sid"),
+                format!("must be a string, found {}", type_name(v)),
+            ),
             None => {}
         }
         let effect = match obj.get("Effect") {
             Some(Value::String(s)) if s == "Allow" => Some(Effect::Allow),
             Some(Value::String(s)) if s == "Deny" => Some(Effect::Deny),
             Some(Value::String(s)) => {
-                self.error(&format!("{place} field Effect"), format!("must be \"Allow\" or \"Deny\", found {s:?}"));
+                self.error(
+                    &format!("{place} field Effect"),
+                    format!("must be \"Allow\" or \"Deny\", found {s:?}"),
+                );
                 None
             }
             Some(v) => {
-                self.error(&format!("{place} field Effect"), format!("must be a string, found {}", type_name(v)));
+                self.error(
+                    &format!("{place} field Effect"),
+                    format!("must be a string, found {}", type_name(v)),
+                );
                 None
             }
             None => {
@@ -227,7 +263,10 @@ impl Parser {
                 if s.is_empty() {
                     p.error(&format!("{field}{at}"), "empty action");
                 } else if s != "*" && !s.contains(':') {
-                    p.error(&format!("{field}{at}"), format!("action {s:?} is not of the form service:Action"));
+                    p.error(
+                        &format!("{field}{at}"),
+                        format!("action {s:?} is not of the form service:Action"),
+                    );
                 } else {
                     patterns.push(s);
                 }
@@ -247,10 +286,16 @@ impl Parser {
         let conditions = self.conditions(&place, obj.get("Condition"));
         if self.kind == PolicyKind::Key {
             if action.is_none() {
-                self.warn(&place, "no Action or NotAction: the statement never applies");
+                self.warn(
+                    &place,
+                    "no Action or NotAction: the statement never applies",
+                );
             }
             if resource.is_none() {
-                self.warn(&place, "no Resource or NotResource: the statement never applies");
+                self.warn(
+                    &place,
+                    "no Resource or NotResource: the statement never applies",
+                );
             }
             for c in &conditions {
                 let ec = c.key_lower.starts_with("kms:encryptioncontext:")
@@ -263,9 +308,18 @@ impl Parser {
                 }
             }
         } else if action.is_none() || resource.is_none() {
-            let missing = if action.is_none() { "Action" } else { "Resource" };
+            let missing = if action.is_none() {
+                "Action"
+            } else {
+                "Resource"
+            };
             if !obj.contains_key(missing) && !obj.contains_key(&format!("Not{missing}")) {
-                self.error(&format!("{place} field {missing}"), format!("missing; an identity-policy statement needs {missing} or Not{missing}"));
+                self.error(
+                    &format!("{place} field {missing}"),
+                    format!(
+                        "missing; an identity-policy statement needs {missing} or Not{missing}"
+                    ),
+                );
             }
         }
         for c in &conditions {
@@ -293,7 +347,10 @@ impl Parser {
     }
 
     fn error_count(&self) -> usize {
-        self.findings.iter().filter(|f| f.severity == Severity::Error).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
     }
 
     /// Reads `Action`/`NotAction` or `Resource`/`NotResource`: exactly one of the pair, a string or
@@ -308,7 +365,10 @@ impl Parser {
     ) -> Option<(bool, T)> {
         let (negated, name, value) = match (obj.get(pos), obj.get(neg)) {
             (Some(_), Some(_)) => {
-                self.error(&format!("{place} field {pos}"), format!("a statement may have {pos} or {neg}, not both"));
+                self.error(
+                    &format!("{place} field {pos}"),
+                    format!("a statement may have {pos} or {neg}, not both"),
+                );
                 return None;
             }
             (Some(v), None) => (false, pos, v),
@@ -329,7 +389,10 @@ impl Parser {
                 for (i, item) in items.iter().enumerate() {
                     match item.as_str() {
                         Some(s) => out.push((s.to_owned(), format!("[{i}]"))),
-                        None => self.error(&format!("{field}[{i}]"), format!("must be a string, found {}", type_name(item))),
+                        None => self.error(
+                            &format!("{field}[{i}]"),
+                            format!("must be a string, found {}", type_name(item)),
+                        ),
                     }
                 }
                 Some(out)
@@ -339,7 +402,13 @@ impl Parser {
                 None
             }
             v => {
-                self.error(field, format!("must be a string or an array of strings, found {}", type_name(v)));
+                self.error(
+                    field,
+                    format!(
+                        "must be a string or an array of strings, found {}",
+                        type_name(v)
+                    ),
+                );
                 None
             }
         }
@@ -348,31 +417,45 @@ impl Parser {
     fn principals(&mut self, place: &str, obj: &Map<String, Value>) -> Option<Principals> {
         let (negated, name, value) = match (obj.get("Principal"), obj.get("NotPrincipal")) {
             (Some(_), Some(_)) => {
-                self.error(&format!("{place} field Principal"), "a statement may have Principal or NotPrincipal, not both");
+                self.error(
+                    &format!("{place} field Principal"),
+                    "a statement may have Principal or NotPrincipal, not both",
+                );
                 return None;
             }
             (Some(v), None) => (false, "Principal", v),
             (None, Some(v)) => (true, "NotPrincipal", v),
             (None, None) => {
                 if self.kind == PolicyKind::Key {
-                    self.error(&format!("{place} field Principal"), "missing; each key-policy statement must name a principal");
+                    self.error(
+                        &format!("{place} field Principal"),
+                        "missing; each key-policy statement must name a principal",
+                    );
                 }
                 return None;
             }
         };
         let field = format!("{place} field {name}");
         if self.kind == PolicyKind::Identity {
-            self.error(&field, format!("{name} is not allowed in an identity policy"));
+            self.error(
+                &field,
+                format!("{name} is not allowed in an identity policy"),
+            );
             return None;
         }
         let mut entries = Vec::new();
         match value {
             Value::String(s) if s == "*" => entries.push(PrincipalEntry::Any),
-            Value::String(s) => self.error(&field, format!("must be \"*\" or an object such as {{\"AWS\": ...}}, found {s:?}")),
+            Value::String(s) => self.error(
+                &field,
+                format!("must be \"*\" or an object such as {{\"AWS\": ...}}, found {s:?}"),
+            ),
             Value::Object(map) => {
                 for (kind, v) in map {
                     let sub = format!("{field}.{kind}");
-                    let Some(items) = self.strings(&sub, v) else { continue };
+                    let Some(items) = self.strings(&sub, v) else {
+                        continue;
+                    };
                     for (s, at) in items {
                         let parsed = match kind.as_str() {
                             "AWS" => PrincipalEntry::parse_aws(&s),
@@ -398,7 +481,10 @@ impl Parser {
                     self.error(&field, "names no principal");
                 }
             }
-            v => self.error(&field, format!("must be \"*\" or an object, found {}", type_name(v))),
+            v => self.error(
+                &field,
+                format!("must be \"*\" or an object, found {}", type_name(v)),
+            ),
         }
         Some(Principals { negated, entries })
     }
@@ -415,7 +501,9 @@ impl Parser {
             return Err(format!("resource {text:?}: policy variables are allowed only in the resource part of an ARN"));
         }
         if service.contains(['*', '?']) {
-            return Err(format!("resource {text:?}: wildcards are not allowed in the service part of an ARN"));
+            return Err(format!(
+                "resource {text:?}: wildcards are not allowed in the service part of an ARN"
+            ));
         }
         let _ = resource;
         Ok(ResourcePattern::Arn(Template::parse(text, self.variables)?))
@@ -425,7 +513,10 @@ impl Parser {
         let mut out = Vec::new();
         let Some(value) = value else { return out };
         let Some(block) = value.as_object() else {
-            self.error(&format!("{place} field Condition"), format!("must be an object, found {}", type_name(value)));
+            self.error(
+                &format!("{place} field Condition"),
+                format!("must be an object, found {}", type_name(value)),
+            );
             return out;
         };
         for (op_name, keys) in block {
@@ -438,13 +529,22 @@ impl Parser {
                 }
             };
             let Some(keys) = keys.as_object() else {
-                self.error(&field, format!("must be an object of condition keys, found {}", type_name(keys)));
+                self.error(
+                    &field,
+                    format!(
+                        "must be an object of condition keys, found {}",
+                        type_name(keys)
+                    ),
+                );
                 continue;
             };
             for (key, values) in keys {
                 let kfield = format!("{field}.{key}");
                 if key.is_empty() || key.contains("${") {
-                    self.error(&kfield, "condition key names may not be empty or contain policy variables");
+                    self.error(
+                        &kfield,
+                        "condition key names may not be empty or contain policy variables",
+                    );
                     continue;
                 }
                 let items: Vec<&Value> = match values {
@@ -456,10 +556,17 @@ impl Parser {
                     v => vec![v],
                 };
                 let variables = self.variables
-                    && matches!(operator.base.family(), Family::String | Family::Arn | Family::Bool);
+                    && matches!(
+                        operator.base.family(),
+                        Family::String | Family::Arn | Family::Bool
+                    );
                 let mut parsed = Vec::new();
                 for (i, item) in items.iter().enumerate() {
-                    let at = if matches!(values, Value::Array(_)) { format!("{kfield}[{i}]") } else { kfield.clone() };
+                    let at = if matches!(values, Value::Array(_)) {
+                        format!("{kfield}[{i}]")
+                    } else {
+                        kfield.clone()
+                    };
                     let text = match item {
                         Value::String(s) => s.clone(),
                         Value::Bool(b) => b.to_string(),
@@ -504,7 +611,10 @@ mod tests {
         .unwrap();
         assert!(w.is_empty());
         assert_eq!(p.statements.len(), 1);
-        assert_eq!(p.statements[0].principal.as_ref().unwrap().entries[0], PrincipalEntry::Account("111122223333".into()));
+        assert_eq!(
+            p.statements[0].principal.as_ref().unwrap().entries[0],
+            PrincipalEntry::Account("111122223333".into())
+        );
     }
 
     #[test]
@@ -514,19 +624,30 @@ mod tests {
             PolicyKind::Key,
         )
         .unwrap_err();
-        assert_eq!(e[0].place, "Statement[1] (Sid \"X\") field Condition.StringEqualz");
-        let e = parse(r#"{"Version":"2012-10-17","Statement":{"Effect":5,"Action":"kms:*","Resource":"*"}}"#, PolicyKind::Identity).unwrap_err();
+        assert_eq!(
+            e[0].place,
+            "Statement[1] (Sid \"X\") field Condition.StringEqualz"
+        );
+        let e = parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":5,"Action":"kms:*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap_err();
         assert_eq!(e[0].place, "Statement[0] field Effect");
     }
 
     #[test]
     fn key_policy_rules() {
         let forall = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ForAllValues:StringEquals":{"kms:EncryptionContext:a":"b"}}}}"#;
-        assert!(parse(forall, PolicyKind::Key).unwrap_err()[0].message.contains("OverlyPermissive"));
+        assert!(parse(forall, PolicyKind::Key).unwrap_err()[0]
+            .message
+            .contains("OverlyPermissive"));
         let no_principal = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#;
         assert!(parse(no_principal, PolicyKind::Key).is_err());
         assert!(parse(no_principal, PolicyKind::Identity).is_ok());
         let bad_char = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Sid\":\"It\u{2019}s\",\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"}}";
-        assert!(parse(bad_char, PolicyKind::Key).unwrap_err()[0].message.contains("character"));
+        assert!(parse(bad_char, PolicyKind::Key).unwrap_err()[0]
+            .message
+            .contains("character"));
     }
 }

@@ -12,7 +12,10 @@ pub enum Piece {
     /// A literal character from an escape (`${*}` → `*`), never a wildcard.
     Escaped(char),
     /// A context key to substitute, with an optional default for when it is absent.
-    Var { key: String, default: Option<String> },
+    Var {
+        key: String,
+        default: Option<String>,
+    },
 }
 
 /// A policy string, split into text and variables.
@@ -121,7 +124,9 @@ mod tests {
     #[test]
     fn variables_and_escapes() {
         let t = Template::parse("home/${aws:username}/${*}", true).unwrap();
-        let g = t.to_glob(|k| (k == "aws:username").then_some("bob")).unwrap();
+        let g = t
+            .to_glob(|k| (k == "aws:username").then_some("bob"))
+            .unwrap();
         assert!(g.matches("home/bob/*", false));
         assert!(!g.matches("home/bob/x", false));
         assert!(t.to_glob(|_| None).is_none());

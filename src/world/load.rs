@@ -48,10 +48,12 @@ impl World {
     /// [`World::load`] with explicit validation settings.
     pub fn load_with(path: &Path, options: &ParseOptions) -> Result<World, LoadError> {
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| LoadError::one(&shown, format!("cannot read: {e}")))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| LoadError::one(&shown, format!("cannot read: {e}")))?;
         let mut files = Vec::new();
         if meta.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| LoadError::one(&shown, format!("cannot read directory: {e}")))?;
+            let entries = std::fs::read_dir(path)
+                .map_err(|e| LoadError::one(&shown, format!("cannot read directory: {e}")))?;
             for entry in entries.flatten() {
                 let p = entry.path();
                 if p.extension().is_some_and(|e| e == "json") && p.is_file() {
@@ -60,7 +62,10 @@ impl World {
             }
             files.sort();
             if files.is_empty() {
-                return Err(LoadError::one(&shown, "directory holds no *.json world files"));
+                return Err(LoadError::one(
+                    &shown,
+                    "directory holds no *.json world files",
+                ));
             }
         } else {
             files.push(path.to_path_buf());
@@ -68,8 +73,10 @@ impl World {
         let mut builder = Builder::new(*options);
         for file in &files {
             let name = file.display().to_string();
-            let text = std::fs::read_to_string(file).map_err(|e| LoadError::one(&name, format!("cannot read: {e}")))?;
-            let value = crate::json::parse(&text).map_err(|e| LoadError::one(&name, format!("invalid JSON: {e}")))?;
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| LoadError::one(&name, format!("cannot read: {e}")))?;
+            let value = crate::json::parse(&text)
+                .map_err(|e| LoadError::one(&name, format!("invalid JSON: {e}")))?;
             builder.add(&value, &name);
         }
         builder.finish()
@@ -84,7 +91,8 @@ impl World {
 
     /// Parses a world from JSON text.
     pub fn from_json(text: &str, source: &str) -> Result<World, LoadError> {
-        let value = crate::json::parse(text).map_err(|e| LoadError::one(source, format!("invalid JSON: {e}")))?;
+        let value = crate::json::parse(text)
+            .map_err(|e| LoadError::one(source, format!("invalid JSON: {e}")))?;
         World::from_value(&value, source)
     }
 }
@@ -145,7 +153,9 @@ impl Builder {
             }
         }
         if !self.errors.is_empty() {
-            return Err(LoadError { errors: self.errors });
+            return Err(LoadError {
+                errors: self.errors,
+            });
         }
         self.world.index();
         Ok(self.world)
@@ -156,7 +166,10 @@ impl Builder {
         let tag = format!("{what} {id}");
         if let Some(first) = self.defined_in.get(&tag) {
             let first = first.clone();
-            self.error(place.to_owned(), format!("{tag} is defined twice: first at {first}"));
+            self.error(
+                place.to_owned(),
+                format!("{tag} is defined twice: first at {first}"),
+            );
             return false;
         }
         self.defined_in.insert(tag, place.to_owned());
@@ -165,13 +178,19 @@ impl Builder {
 
     fn add(&mut self, value: &Value, source: &str) {
         let Some(obj) = value.as_object() else {
-            self.error(source.to_owned(), format!("a world must be a JSON object, found {}", describe(value)));
+            self.error(
+                source.to_owned(),
+                format!("a world must be a JSON object, found {}", describe(value)),
+            );
             return;
         };
         for (k, v) in obj {
             let place = format!("{source}: {k}");
             let Some(items) = v.as_array() else {
-                if matches!(k.as_str(), "accounts" | "keys" | "principals" | "groups" | "grants") {
+                if matches!(
+                    k.as_str(),
+                    "accounts" | "keys" | "principals" | "groups" | "grants"
+                ) {
                     self.error(place, format!("must be an array, found {}", describe(v)));
                 } else {
                     self.warn(place, "unknown world field, ignored");
@@ -181,7 +200,10 @@ impl Builder {
             for (i, item) in items.iter().enumerate() {
                 let place = format!("{source}: {k}[{i}]");
                 let Some(o) = item.as_object() else {
-                    self.error(place, format!("must be an object, found {}", describe(item)));
+                    self.error(
+                        place,
+                        format!("must be an object, found {}", describe(item)),
+                    );
                     continue;
                 };
                 match k.as_str() {
@@ -207,11 +229,20 @@ impl Builder {
         }
     }
 
-    fn string(&mut self, o: &Map<String, Value>, place: &str, field: &str, required: bool) -> Option<String> {
+    fn string(
+        &mut self,
+        o: &Map<String, Value>,
+        place: &str,
+        field: &str,
+        required: bool,
+    ) -> Option<String> {
         match o.get(field) {
             Some(Value::String(s)) => Some(s.clone()),
             Some(v) => {
-                self.error(format!("{place} field {field}"), format!("must be a string, found {}", describe(v)));
+                self.error(
+                    format!("{place} field {field}"),
+                    format!("must be a string, found {}", describe(v)),
+                );
                 None
             }
             None => {
@@ -231,19 +262,30 @@ impl Builder {
                 for (i, v) in items.iter().enumerate() {
                     match v.as_str() {
                         Some(s) => out.push(s.to_owned()),
-                        None => self.error(format!("{place} field {field}[{i}]"), format!("must be a string, found {}", describe(v))),
+                        None => self.error(
+                            format!("{place} field {field}[{i}]"),
+                            format!("must be a string, found {}", describe(v)),
+                        ),
                     }
                 }
                 out
             }
             Some(v) => {
-                self.error(format!("{place} field {field}"), format!("must be an array of strings, found {}", describe(v)));
+                self.error(
+                    format!("{place} field {field}"),
+                    format!("must be an array of strings, found {}", describe(v)),
+                );
                 Vec::new()
             }
         }
     }
 
-    fn string_map(&mut self, o: &Map<String, Value>, place: &str, field: &str) -> BTreeMap<String, String> {
+    fn string_map(
+        &mut self,
+        o: &Map<String, Value>,
+        place: &str,
+        field: &str,
+    ) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         match o.get(field) {
             None => {}
@@ -253,24 +295,39 @@ impl Builder {
                         Some(s) => {
                             out.insert(k.clone(), s.to_owned());
                         }
-                        None => self.error(format!("{place} field {field}.{k}"), format!("must be a string, found {}", describe(v))),
+                        None => self.error(
+                            format!("{place} field {field}.{k}"),
+                            format!("must be a string, found {}", describe(v)),
+                        ),
                     }
                 }
             }
             // AWS CLI shape: [{"TagKey": .., "TagValue": ..}] or [{"Key": .., "Value": ..}]
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    let k = item.get("TagKey").or_else(|| item.get("Key")).and_then(Value::as_str);
-                    let v = item.get("TagValue").or_else(|| item.get("Value")).and_then(Value::as_str);
+                    let k = item
+                        .get("TagKey")
+                        .or_else(|| item.get("Key"))
+                        .and_then(Value::as_str);
+                    let v = item
+                        .get("TagValue")
+                        .or_else(|| item.get("Value"))
+                        .and_then(Value::as_str);
                     match (k, v) {
                         (Some(k), Some(v)) => {
                             out.insert(k.to_owned(), v.to_owned());
                         }
-                        _ => self.error(format!("{place} field {field}[{i}]"), "must be {\"TagKey\": string, \"TagValue\": string}"),
+                        _ => self.error(
+                            format!("{place} field {field}[{i}]"),
+                            "must be {\"TagKey\": string, \"TagValue\": string}",
+                        ),
                     }
                 }
             }
-            Some(v) => self.error(format!("{place} field {field}"), format!("must be an object of strings, found {}", describe(v))),
+            Some(v) => self.error(
+                format!("{place} field {field}"),
+                format!("must be an object of strings, found {}", describe(v)),
+            ),
         }
         out
     }
@@ -280,7 +337,10 @@ impl Builder {
             Value::String(s) => match crate::json::parse(s) {
                 Ok(v) => (v, Some(s.as_str())),
                 Err(e) => {
-                    self.error(place.to_owned(), format!("policy string is not valid JSON: {e}"));
+                    self.error(
+                        place.to_owned(),
+                        format!("policy string is not valid JSON: {e}"),
+                    );
                     return None;
                 }
             },
@@ -294,7 +354,8 @@ impl Builder {
                 Some(p)
             }
             Err(errors) => {
-                self.errors.extend(errors.into_iter().map(|e| e.within(place)));
+                self.errors
+                    .extend(errors.into_iter().map(|e| e.within(place)));
                 None
             }
         }
@@ -306,10 +367,15 @@ impl Builder {
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, v)| self.policy(v, &format!("{place} {field}[{i}]"), PolicyKind::Identity))
+                .filter_map(|(i, v)| {
+                    self.policy(v, &format!("{place} {field}[{i}]"), PolicyKind::Identity)
+                })
                 .collect(),
             Some(v) => {
-                self.error(format!("{place} field {field}"), format!("must be an array of policies, found {}", describe(v)));
+                self.error(
+                    format!("{place} field {field}"),
+                    format!("must be an array of policies, found {}", describe(v)),
+                );
                 Vec::new()
             }
         }
@@ -317,42 +383,76 @@ impl Builder {
 
     fn account(&mut self, o: &Map<String, Value>, place: String) {
         self.unknown_fields(o, &place, &["id", "org_id", "org_paths"]);
-        let Some(id) = self.string(o, &place, "id", true) else { return };
+        let Some(id) = self.string(o, &place, "id", true) else {
+            return;
+        };
         if !crate::arn::is_account_id(&id) {
-            self.error(format!("{place} field id"), format!("{id:?} is not a 12-digit account id"));
+            self.error(
+                format!("{place} field id"),
+                format!("{id:?} is not a 12-digit account id"),
+            );
             return;
         }
         let org_id = self.string(o, &place, "org_id", false);
         let org_paths = self.string_list(o, &place, "org_paths");
         if self.define("account", &id, &place) {
-            self.world.accounts.insert(id.clone(), Account { id, org_id, org_paths });
+            self.world.accounts.insert(
+                id.clone(),
+                Account {
+                    id,
+                    org_id,
+                    org_paths,
+                },
+            );
         }
     }
 
     fn key(&mut self, o: &Map<String, Value>, place: String) {
         self.unknown_fields(o, &place, &["arn", "policy", "aliases", "tags", "metadata"]);
-        let Some(arn) = self.string(o, &place, "arn", true) else { return };
-        let place = format!("{place} ({arn})");
-        let Some([_, partition, "kms", region, account, res]) = split_arn(&arn) else {
-            self.error(format!("{place} field arn"), format!("{arn:?} is not a KMS key ARN"));
+        let Some(arn) = self.string(o, &place, "arn", true) else {
             return;
         };
-        if !res.starts_with("key/") || res.len() <= 4 || !crate::arn::is_account_id(account) || region.is_empty() {
-            self.error(format!("{place} field arn"), format!("{arn:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"));
+        let place = format!("{place} ({arn})");
+        let Some([_, partition, "kms", region, account, res]) = split_arn(&arn) else {
+            self.error(
+                format!("{place} field arn"),
+                format!("{arn:?} is not a KMS key ARN"),
+            );
+            return;
+        };
+        if !res.starts_with("key/")
+            || res.len() <= 4
+            || !crate::arn::is_account_id(account)
+            || region.is_empty()
+        {
+            self.error(
+                format!("{place} field arn"),
+                format!("{arn:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"),
+            );
             return;
         }
         let policy = match o.get("policy") {
             Some(v) => self.policy(v, &format!("{place} policy"), PolicyKind::Key),
             None => {
-                self.warn(format!("{place} field policy"), "key has no key policy: every request on it is denied");
+                self.warn(
+                    format!("{place} field policy"),
+                    "key has no key policy: every request on it is denied",
+                );
                 None
             }
         };
         let aliases = self.string_list(o, &place, "aliases");
         for (i, a) in aliases.iter().enumerate() {
             let name = a.strip_prefix("alias/").unwrap_or("");
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c)) {
-                self.error(format!("{place} field aliases[{i}]"), format!("{a:?} is not an alias name (alias/ followed by [A-Za-z0-9/_-])"));
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+            {
+                self.error(
+                    format!("{place} field aliases[{i}]"),
+                    format!("{a:?} is not an alias name (alias/ followed by [A-Za-z0-9/_-])"),
+                );
             }
         }
         let tags = self.string_map(o, &place, "tags");
@@ -375,7 +475,10 @@ impl Builder {
         let mut m = KeyMetadata::default();
         let Some(value) = value else { return m };
         let Some(o) = value.as_object() else {
-            self.error(format!("{place} field metadata"), format!("must be an object, found {}", describe(value)));
+            self.error(
+                format!("{place} field metadata"),
+                format!("must be an object, found {}", describe(value)),
+            );
             return m;
         };
         let place = format!("{place} metadata");
@@ -388,7 +491,10 @@ impl Builder {
                 "MultiRegion" => {
                     match v.as_bool() {
                         Some(b) => m.multi_region = b,
-                        None => self.error(format!("{place} field MultiRegion"), format!("must be a boolean, found {}", describe(v))),
+                        None => self.error(
+                            format!("{place} field MultiRegion"),
+                            format!("must be a boolean, found {}", describe(v)),
+                        ),
                     }
                     continue;
                 }
@@ -401,7 +507,10 @@ impl Builder {
                 "MultiRegionKeyType" => {
                     match v.as_str() {
                         Some(s) => m.multi_region_key_type = Some(s.to_owned()),
-                        None => self.error(format!("{place} field {k}"), format!("must be a string, found {}", describe(v))),
+                        None => self.error(
+                            format!("{place} field {k}"),
+                            format!("must be a string, found {}", describe(v)),
+                        ),
                     }
                     continue;
                 }
@@ -411,7 +520,10 @@ impl Builder {
             };
             match v.as_str() {
                 Some(s) => *target = s.to_owned(),
-                None => self.error(format!("{place} field {k}"), format!("must be a string, found {}", describe(v))),
+                None => self.error(
+                    format!("{place} field {k}"),
+                    format!("must be a string, found {}", describe(v)),
+                ),
             }
         }
         if m.multi_region && m.multi_region_key_type.is_none() {
@@ -421,13 +533,22 @@ impl Builder {
     }
 
     fn principal(&mut self, o: &Map<String, Value>, place: String) {
-        self.unknown_fields(o, &place, &["arn", "policies", "groups", "tags", "permissions_boundary"]);
-        let Some(arn) = self.string(o, &place, "arn", true) else { return };
+        self.unknown_fields(
+            o,
+            &place,
+            &["arn", "policies", "groups", "tags", "permissions_boundary"],
+        );
+        let Some(arn) = self.string(o, &place, "arn", true) else {
+            return;
+        };
         let place = format!("{place} ({arn})");
         let caller = match Caller::parse(&arn) {
             Ok(c) if !c.is_service() => c,
             Ok(_) => {
-                self.error(format!("{place} field arn"), "service principals have no identity policies");
+                self.error(
+                    format!("{place} field arn"),
+                    "service principals have no identity policies",
+                );
                 return;
             }
             Err(e) => {
@@ -438,9 +559,13 @@ impl Builder {
         let policies = self.policies(o, &place, "policies");
         let groups = self.string_list(o, &place, "groups");
         let tags = self.string_map(o, &place, "tags");
-        let permissions_boundary = o
-            .get("permissions_boundary")
-            .and_then(|v| self.policy(v, &format!("{place} permissions_boundary"), PolicyKind::Identity));
+        let permissions_boundary = o.get("permissions_boundary").and_then(|v| {
+            self.policy(
+                v,
+                &format!("{place} permissions_boundary"),
+                PolicyKind::Identity,
+            )
+        });
         if self.define("principal", &arn, &place) {
             self.world.principals.push(Principal {
                 arn,
@@ -455,15 +580,22 @@ impl Builder {
 
     fn group(&mut self, o: &Map<String, Value>, place: String) {
         self.unknown_fields(o, &place, &["arn", "policies"]);
-        let Some(arn) = self.string(o, &place, "arn", true) else { return };
+        let Some(arn) = self.string(o, &place, "arn", true) else {
+            return;
+        };
         let place = format!("{place} ({arn})");
         if !matches!(split_arn(&arn), Some([_, _, "iam", _, _, r]) if r.starts_with("group/")) {
-            self.error(format!("{place} field arn"), format!("{arn:?} is not an IAM group ARN"));
+            self.error(
+                format!("{place} field arn"),
+                format!("{arn:?} is not an IAM group ARN"),
+            );
             return;
         }
         let policies = self.policies(o, &place, "policies");
         if self.define("group", &arn, &place) {
-            self.world.groups.insert(arn.clone(), Group { arn, policies });
+            self.world
+                .groups
+                .insert(arn.clone(), Group { arn, policies });
         }
     }
 
@@ -475,13 +607,19 @@ impl Builder {
         };
         match parsed {
             Ok(PrincipalEntry::Any) => {
-                self.error(format!("{place} field {field}"), "a grant cannot name \"*\"");
+                self.error(
+                    format!("{place} field {field}"),
+                    "a grant cannot name \"*\"",
+                );
                 None
             }
             Ok(e) => Some(e),
             Err(_) if text.contains(':') && !text.starts_with("arn:") => {
                 // Old records log principal ids such as 111122223333:aws:ec2-infrastructure:i-…
-                self.warn(format!("{place} field {field}"), format!("{text:?} is not an ARN; it never matches a caller"));
+                self.warn(
+                    format!("{place} field {field}"),
+                    format!("{text:?} is not an ARN; it never matches a caller"),
+                );
                 Some(PrincipalEntry::Never(text.to_owned()))
             }
             Err(e) => {
@@ -493,14 +631,20 @@ impl Builder {
 
     fn ec_pairs(&mut self, v: &Value, place: &str) -> Option<Vec<(String, String)>> {
         let Some(m) = v.as_object() else {
-            self.error(place.to_owned(), format!("must be an object of strings, found {}", describe(v)));
+            self.error(
+                place.to_owned(),
+                format!("must be an object of strings, found {}", describe(v)),
+            );
             return None;
         };
         let mut out = Vec::new();
         for (k, v) in m {
             match v.as_str() {
                 Some(s) => out.push((k.clone(), s.to_owned())),
-                None => self.error(format!("{place}.{k}"), format!("must be a string, found {}", describe(v))),
+                None => self.error(
+                    format!("{place}.{k}"),
+                    format!("must be a string, found {}", describe(v)),
+                ),
             }
         }
         Some(out)
@@ -511,11 +655,22 @@ impl Builder {
             o,
             &place,
             &[
-                "KeyId", "GrantId", "Name", "CreationDate", "GranteePrincipal", "GranteeServicePrincipal",
-                "RetiringPrincipal", "RetiringServicePrincipal", "IssuingAccount", "Operations", "Constraints",
+                "KeyId",
+                "GrantId",
+                "Name",
+                "CreationDate",
+                "GranteePrincipal",
+                "GranteeServicePrincipal",
+                "RetiringPrincipal",
+                "RetiringServicePrincipal",
+                "IssuingAccount",
+                "Operations",
+                "Constraints",
             ],
         );
-        let Some(grant_id) = self.string(o, &place, "GrantId", true) else { return };
+        let Some(grant_id) = self.string(o, &place, "GrantId", true) else {
+            return;
+        };
         let place = format!("{place} ({grant_id})");
         let key = self.string(o, &place, "KeyId", true);
         let name = self.string(o, &place, "Name", false);
@@ -532,7 +687,10 @@ impl Builder {
                 }
             },
             _ => {
-                self.error(format!("{place} field GranteePrincipal"), "exactly one of GranteePrincipal and GranteeServicePrincipal is required");
+                self.error(
+                    format!("{place} field GranteePrincipal"),
+                    "exactly one of GranteePrincipal and GranteeServicePrincipal is required",
+                );
                 None
             }
         };
@@ -547,12 +705,18 @@ impl Builder {
         let issuing = self.string(o, &place, "IssuingAccount", false);
         let operations = self.string_list(o, &place, "Operations");
         if operations.is_empty() {
-            self.error(format!("{place} field Operations"), "a grant needs at least one operation");
+            self.error(
+                format!("{place} field Operations"),
+                "a grant needs at least one operation",
+            );
         }
         for (i, op) in operations.iter().enumerate() {
             let known = crate::actions::by_name(op).map(|id| crate::actions::info(id).grant_op);
             if known != Some(true) || crate::actions::ACTIONS.iter().all(|a| a.name != op) {
-                self.error(format!("{place} field Operations[{i}]"), format!("{op:?} is not a grant operation"));
+                self.error(
+                    format!("{place} field Operations[{i}]"),
+                    format!("{op:?} is not a grant operation"),
+                );
             }
         }
         let mut constraints = GrantConstraints::default();
@@ -562,29 +726,47 @@ impl Builder {
                     for (k, v) in c {
                         let cplace = format!("{place} field Constraints.{k}");
                         match k.as_str() {
-                            "EncryptionContextEquals" => constraints.equals = self.ec_pairs(v, &cplace),
-                            "EncryptionContextSubset" => constraints.subset = self.ec_pairs(v, &cplace),
+                            "EncryptionContextEquals" => {
+                                constraints.equals = self.ec_pairs(v, &cplace)
+                            }
+                            "EncryptionContextSubset" => {
+                                constraints.subset = self.ec_pairs(v, &cplace)
+                            }
                             "SourceArn" => match v.as_str() {
                                 Some(s) => constraints.source_arn = Some(s.to_owned()),
-                                None => self.error(cplace, format!("must be a string, found {}", describe(v))),
+                                None => self.error(
+                                    cplace,
+                                    format!("must be a string, found {}", describe(v)),
+                                ),
                             },
                             _ => self.warn(cplace, "unknown grant constraint, ignored"),
                         }
                     }
                     if constraints.equals.is_some() && constraints.subset.is_some() {
-                        self.error(format!("{place} field Constraints"), "EncryptionContextEquals and EncryptionContextSubset are exclusive");
+                        self.error(
+                            format!("{place} field Constraints"),
+                            "EncryptionContextEquals and EncryptionContextSubset are exclusive",
+                        );
                     }
                 }
-                None => self.error(format!("{place} field Constraints"), format!("must be an object, found {}", describe(c))),
+                None => self.error(
+                    format!("{place} field Constraints"),
+                    format!("must be an object, found {}", describe(c)),
+                ),
             }
         }
-        let (Some(key), Some(grantee)) = (key, grantee) else { return };
+        let (Some(key), Some(grantee)) = (key, grantee) else {
+            return;
+        };
         let key_account = split_arn(&key).map(|p| p[4].to_owned()).unwrap_or_default();
         let issuing_account = match issuing {
             Some(i) => match PrincipalEntry::parse_aws(&i) {
                 Ok(PrincipalEntry::Account(a)) => a,
                 _ => {
-                    self.error(format!("{place} field IssuingAccount"), format!("{i:?} is not an account (arn:aws:iam::ACCOUNT:root)"));
+                    self.error(
+                        format!("{place} field IssuingAccount"),
+                        format!("{i:?} is not an account (arn:aws:iam::ACCOUNT:root)"),
+                    );
                     return;
                 }
             },

@@ -64,7 +64,10 @@ pub struct Key {
 impl Key {
     /// The ARN of one of this key's aliases.
     pub fn alias_arn(&self, alias: &str) -> String {
-        format!("arn:{}:kms:{}:{}:{alias}", self.partition, self.region, self.account)
+        format!(
+            "arn:{}:kms:{}:{}:{alias}",
+            self.partition, self.region, self.account
+        )
     }
 }
 
@@ -147,7 +150,8 @@ impl World {
             if let Some([_, _, "iam", _, account, res]) = split_arn(&p.arn) {
                 if let Some(path) = res.strip_prefix("role/") {
                     let name = path.rsplit('/').next().unwrap_or(path);
-                    self.role_by_name.insert((account.to_owned(), name.to_owned()), i);
+                    self.role_by_name
+                        .insert((account.to_owned(), name.to_owned()), i);
                 }
             }
         }
@@ -188,7 +192,10 @@ impl World {
             CallerKind::Service { .. } => None,
             CallerKind::AssumedRole { role, .. } => Some(match self.principal_for(caller) {
                 Some(p) => p.arn.clone(),
-                None => format!("arn:{}:iam::{}:role/{role}", caller.partition, caller.account),
+                None => format!(
+                    "arn:{}:iam::{}:role/{role}",
+                    caller.partition, caller.account
+                ),
             }),
             _ => Some(caller.arn.clone()),
         }

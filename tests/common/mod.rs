@@ -1,0 +1,433 @@
+//! Random worlds and requests for property tests, built from every feature of Part A: principal
+//! kinds (account, root, role, session, user, service, `*`, NotPrincipal), action and resource
+//! wildcards, NotAction/NotResource, every condition family with present and absent keys, policy
+//! variables, identity policies, groups, permissions boundaries, grants with constraints,
+//! cross-account keys, aliases and key states.
+
+#![allow(dead_code)]
+
+use proptest::prelude::*;
+use proptest::sample::select;
+use serde_json::{json, Map, Value};
+
+pub const A: &str = "111122223333";
+pub const B: &str = "444455556666";
+pub const K1: &str = "arn:aws:kms:us-west-2:111122223333:key/k1";
+pub const K2: &str = "arn:aws:kms:us-west-2:111122223333:key/k2";
+pub const K3: &str = "arn:aws:kms:us-east-1:444455556666:key/k3";
+pub const ALIAS: &str = "arn:aws:kms:us-west-2:111122223333:alias/app";
+pub const GRANT_IDS: &[&str] = &["g0", "g1", "g2"];
+
+pub const CALLERS: &[&str] = &[
+    "arn:aws:iam::111122223333:root",
+    "arn:aws:sts::111122223333:assumed-role/Ops/s1",
+    "arn:aws:sts::111122223333:assumed-role/Ops/s2",
+    "arn:aws:iam::111122223333:user/alice",
+    "arn:aws:iam::111122223333:user/bob",
+    "arn:aws:iam::444455556666:root",
+    "arn:aws:sts::444455556666:assumed-role/Dev/d1",
+    "s3.amazonaws.com",
+];
+
+fn principal_pool() -> Vec<Value> {
+    vec![
+        json!("*"),
+        json!({"AWS": "*"}),
+        json!({"AWS": A}),
+        json!({"AWS": format!("arn:aws:iam::{A}:root")}),
+        json!({"AWS": format!("arn:aws:iam::{A}:role/app/Ops")}),
+        json!({"AWS": format!("arn:aws:sts::{A}:assumed-role/Ops/s1")}),
+        json!({"AWS": format!("arn:aws:iam::{A}:user/alice")}),
+        json!({"AWS": B}),
+        json!({"AWS": format!("arn:aws:iam::{B}:role/Dev")}),
+        json!({"Service": "s3.amazonaws.com"}),
+        json!({"AWS": [A, format!("arn:aws:iam::{B}:role/Dev")]}),
+    ]
+}
+
+const ACTIONS: &[&str] = &[
+    "kms:*",
+    "*",
+    "kms:Decrypt",
+    "KMS:decrypt",
+    "kms:Encrypt",
+    "kms:Re*",
+    "kms:Generate*",
+    "kms:GenerateDataKey?",
+    "kms:Describe*",
+    "kms:CreateGrant",
+    "kms:RetireGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:List*",
+    "kms:CreateAlias",
+    "kms:Get*",
+    "kms:*Key*",
+    "s3:GetObject",
+];
+
+const RESOURCES: &[&str] = &[
+    "*",
+    K1,
+    K2,
+    "arn:aws:kms:*:111122223333:key/*",
+    "arn:aws:kms:us-east-1:*:key/*",
+    ALIAS,
+    "arn:aws:kms:us-west-2:111122223333:alias/*",
+    "arn:aws:kms:*:*:*",
+    "arn:aws:kms:us-west-2:111122223333:key/${aws:PrincipalTag/key}",
+    "arn:aws:kms:us-west-2:111122223333:key/K1",
+];
+
+fn condition_pool() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "StringEquals",
+            "kms:ViaService",
+            json!("s3.us-west-2.amazonaws.com"),
+        ),
+        ("StringNotEquals", "kms:CallerAccount", json!(A)),
+        ("StringEquals", "kms:CallerAccount", json!([A, B])),
+        ("StringLike", "kms:EncryptionContext:dept", json!("I*")),
+        (
+            "StringEqualsIgnoreCase",
+            "kms:EncryptionContext:Dept",
+            json!("it"),
+        ),
+        (
+            "StringNotLike",
+            "kms:EncryptionContext:dept",
+            json!(["H?", "x*"]),
+        ),
+        (
+            "ForAnyValue:StringEquals",
+            "kms:EncryptionContextKeys",
+            json!(["dept", "proj"]),
+        ),
+        (
+            "ForAllValues:StringEquals",
+            "kms:EncryptionContextKeys",
+            json!(["dept"]),
+        ),
+        (
+            "ForAnyValue:StringNotEquals",
+            "kms:EncryptionContextKeys",
+            json!("dept"),
+        ),
+        ("StringEquals", "kms:EncryptionContextKeys", json!("dept")),
+        ("Bool", "aws:MultiFactorAuthPresent", json!(true)),
+        ("BoolIfExists", "aws:MultiFactorAuthPresent", json!("false")),
+        ("IpAddress", "aws:SourceIp", json!("203.0.113.0/24")),
+        (
+            "NotIpAddress",
+            "aws:SourceIp",
+            json!(["10.0.0.0/8", "2001:db8::/32"]),
+        ),
+        ("NumericLessThan", "aws:MultiFactorAuthAge", json!(3600)),
+        (
+            "NumericGreaterThanEqualsIfExists",
+            "aws:MultiFactorAuthAge",
+            json!("60.5"),
+        ),
+        (
+            "DateLessThan",
+            "aws:CurrentTime",
+            json!("2026-06-01T00:00:00Z"),
+        ),
+        ("DateGreaterThan", "aws:CurrentTime", json!("1767225600")),
+        (
+            "ArnLike",
+            "aws:PrincipalArn",
+            json!("arn:aws:iam::*:role/*"),
+        ),
+        (
+            "ArnNotEquals",
+            "aws:PrincipalArn",
+            json!(format!("arn:aws:iam::{A}:user/alice")),
+        ),
+        ("Null", "kms:EncryptionContextKeys", json!("false")),
+        ("Null", "aws:SourceVpce", json!(true)),
+        ("StringEquals", "kms:RequestAlias", json!("alias/app")),
+        (
+            "ForAnyValue:StringLike",
+            "kms:ResourceAliases",
+            json!("alias/a*"),
+        ),
+        ("StringEquals", "aws:ResourceTag/team", json!("payments")),
+        (
+            "StringEquals",
+            "kms:EncryptionContext:user",
+            json!("${aws:username}"),
+        ),
+        ("StringLike", "kms:EncryptionContext:note", json!("a${*}b")),
+        ("StringEqualsIfExists", "aws:SourceVpce", json!("vpce-1")),
+        ("StringEquals", "aws:PrincipalTag/team", json!("payments")),
+        (
+            "StringEquals",
+            "AWS:principaltag/TEAM",
+            json!("${aws:PrincipalTag/team, 'none'}"),
+        ),
+        ("BinaryEquals", "custom:blob", json!("aGVsbG8=")),
+        (
+            "ForAllValues:StringLike",
+            "kms:GrantOperations",
+            json!(["Decrypt", "Encrypt*"]),
+        ),
+        ("Bool", "kms:GrantIsForAWSResource", json!("true")),
+        ("StringEquals", "aws:PrincipalOrgID", json!("o-abc")),
+    ]
+}
+
+fn one_or_many(pool: &'static [&'static str]) -> impl Strategy<Value = Value> {
+    prop_oneof![
+        select(pool).prop_map(|s| json!(s)),
+        prop::collection::vec(select(pool), 1..3).prop_map(|v| json!(v)),
+    ]
+}
+
+fn conditions(identity: bool) -> impl Strategy<Value = Option<Value>> {
+    let pool = condition_pool();
+    prop::collection::vec(select(pool), 0..3).prop_map(move |cs| {
+        if cs.is_empty() {
+            return None;
+        }
+        let mut block = Map::new();
+        for (op, key, value) in cs {
+            if !identity
+                && op.starts_with("ForAllValues")
+                && key.starts_with("kms:EncryptionContext:")
+            {
+                continue;
+            }
+            let entry = block.entry(op.to_string()).or_insert_with(|| json!({}));
+            entry[key] = value;
+        }
+        Some(Value::Object(block))
+    })
+}
+
+/// A random statement; key-policy statements name principals.
+pub fn statement(key_policy: bool) -> impl Strategy<Value = Value> {
+    (
+        select(vec!["Allow", "Allow", "Deny"]),
+        select(principal_pool()),
+        any::<bool>(),
+        one_or_many(ACTIONS),
+        any::<u8>(),
+        one_or_many(RESOURCES),
+        conditions(!key_policy),
+        0u8..4,
+    )
+        .prop_map(
+            move |(
+                effect,
+                principal,
+                not_principal,
+                action,
+                negations,
+                resource,
+                condition,
+                sid,
+            )| {
+                let mut st = Map::new();
+                if sid > 0 {
+                    st.insert("Sid".into(), json!(format!("S{sid}")));
+                }
+                st.insert("Effect".into(), json!(effect));
+                if key_policy {
+                    // NotPrincipal only with Deny, as AWS recommends; "*" is not listed under it.
+                    let np = not_principal && effect == "Deny" && principal != json!("*");
+                    st.insert(
+                        if np { "NotPrincipal" } else { "Principal" }.into(),
+                        principal,
+                    );
+                }
+                st.insert(
+                    if negations % 7 == 0 {
+                        "NotAction"
+                    } else {
+                        "Action"
+                    }
+                    .into(),
+                    action,
+                );
+                st.insert(
+                    if negations % 11 == 0 {
+                        "NotResource"
+                    } else {
+                        "Resource"
+                    }
+                    .into(),
+                    resource,
+                );
+                if let Some(c) = condition {
+                    st.insert("Condition".into(), c);
+                }
+                Value::Object(st)
+            },
+        )
+}
+
+pub fn policy(key_policy: bool, max: usize) -> impl Strategy<Value = Value> {
+    (prop::collection::vec(statement(key_policy), 0..max), any::<bool>()).prop_map(|(statements, v2008)| {
+        json!({"Version": if v2008 { "2008-10-17" } else { "2012-10-17" }, "Statement": statements})
+    })
+}
+
+fn grant() -> impl Strategy<Value = Value> {
+    let grantees = vec![
+        format!("arn:aws:iam::{A}:role/app/Ops"),
+        format!("arn:aws:sts::{A}:assumed-role/Ops/s2"),
+        format!("arn:aws:iam::{A}:user/bob"),
+        format!("arn:aws:iam::{A}:root"),
+        format!("arn:aws:iam::{B}:role/Dev"),
+        "s3.amazonaws.com".to_string(),
+    ];
+    let ops = vec![
+        "Decrypt",
+        "Encrypt",
+        "GenerateDataKey",
+        "DescribeKey",
+        "CreateGrant",
+        "RetireGrant",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+    ];
+    (
+        select(vec![K1, K2, K3]),
+        select(grantees.clone()),
+        prop::option::of(select(grantees)),
+        prop::collection::vec(select(ops), 1..4),
+        0u8..4,
+        select(vec![A, B]),
+    )
+        .prop_map(|(key, grantee, retiring, mut ops, constraint, issuing)| {
+            ops.sort();
+            ops.dedup();
+            let mut g = json!({"KeyId": key, "GranteePrincipal": grantee, "Operations": ops, "IssuingAccount": format!("arn:aws:iam::{issuing}:root")});
+            if let Some(r) = retiring {
+                g["RetiringPrincipal"] = json!(r);
+            }
+            match constraint {
+                1 => g["Constraints"] = json!({"EncryptionContextSubset": {"Dept": "IT"}}),
+                2 => g["Constraints"] = json!({"EncryptionContextEquals": {"dept": "IT", "proj": "x"}}),
+                _ => {}
+            }
+            g
+        })
+}
+
+/// A random world over three keys (two in account A, one in B), two roles, two users, a group
+/// and up to four grants.
+pub fn world() -> impl Strategy<Value = Value> {
+    (
+        (policy(true, 5), policy(true, 4), policy(true, 3)),
+        (policy(false, 3), policy(false, 3), policy(false, 3), policy(false, 2)),
+        prop::option::of(policy(false, 2)),
+        prop::collection::vec(grant(), 0..4),
+        select(vec!["Enabled", "Enabled", "Disabled", "PendingDeletion"]),
+        any::<bool>(),
+    )
+        .prop_map(|((kp1, kp2, kp3), (ops, alice, dev, devs), boundary, grants, state, with_root)| {
+            let root_stmt = json!({"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")}, "Action": "kms:*", "Resource": "*"});
+            let mut kp1 = kp1;
+            if with_root {
+                kp1["Statement"].as_array_mut().unwrap().insert(0, root_stmt);
+            }
+            let grants: Vec<Value> = grants
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut g)| {
+                    g["GrantId"] = json!(GRANT_IDS.get(i).copied().unwrap_or("g3"));
+                    g
+                })
+                .collect();
+            let mut ops_role = json!({"arn": format!("arn:aws:iam::{A}:role/app/Ops"), "policies": [ops], "tags": {"team": "payments", "key": "k1"}});
+            if let Some(b) = boundary {
+                ops_role["permissions_boundary"] = b;
+            }
+            json!({
+                "accounts": [{"id": A, "org_id": "o-abc", "org_paths": ["o-abc/r-1/ou-1/"]}, {"id": B}],
+                "keys": [
+                    {"arn": K1, "policy": kp1, "aliases": ["alias/app"], "tags": {"team": "payments"}},
+                    {"arn": K2, "policy": kp2, "metadata": {"KeyState": state}},
+                    {"arn": K3, "policy": kp3, "aliases": ["alias/shared"]},
+                ],
+                "principals": [
+                    ops_role,
+                    {"arn": format!("arn:aws:iam::{A}:user/alice"), "policies": [alice], "groups": [format!("arn:aws:iam::{A}:group/devs")]},
+                    {"arn": format!("arn:aws:iam::{B}:role/Dev"), "policies": [dev]},
+                ],
+                "groups": [{"arn": format!("arn:aws:iam::{A}:group/devs"), "policies": [devs]}],
+                "grants": grants,
+            })
+        })
+}
+
+const REQUEST_ACTIONS: &[&str] = &[
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:ListKeys",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:ReEncrypt",
+    "kms:GetKeyPolicy",
+    "kms:ReEncryptFrom",
+];
+
+/// A random request against the keys of [`world`].
+pub fn request() -> impl Strategy<Value = Value> {
+    let contexts = vec![
+        ("kms:ViaService", json!("s3.us-west-2.amazonaws.com")),
+        ("aws:SourceIp", json!("203.0.113.7")),
+        ("aws:SourceIp", json!("10.1.2.3")),
+        ("aws:SourceIp", json!("2001:db8::1")),
+        ("aws:MultiFactorAuthPresent", json!(true)),
+        ("aws:MultiFactorAuthPresent", json!("false")),
+        ("aws:MultiFactorAuthAge", json!(120)),
+        ("aws:CurrentTime", json!("2026-05-04T10:00:00Z")),
+        ("aws:CurrentTime", json!("2026-07-01")),
+        ("aws:SourceVpce", json!("vpce-1")),
+        ("custom:blob", json!("aGVsbG8=")),
+        ("kms:GrantOperations", json!(["Decrypt"])),
+        ("kms:GrantOperations", json!(["Decrypt", "RetireGrant"])),
+        ("kms:GrantConstraintType", json!("EncryptionContextSubset")),
+        ("kms:GrantConstraintType", json!("EncryptionContextEquals")),
+        ("aws:SourceArn", json!("arn:aws:s3:::bucket")),
+    ];
+    let ecs = vec![
+        json!({}),
+        json!({"dept": "IT"}),
+        json!({"Dept": "IT", "proj": "x"}),
+        json!({"dept": "it"}),
+        json!({"user": "alice", "note": "a*b"}),
+        json!({"dept": "IT", "proj": "x"}),
+    ];
+    (
+        select(CALLERS),
+        select(REQUEST_ACTIONS),
+        select(vec![K1, K2, K3, ALIAS, "arn:aws:kms:us-east-1:444455556666:alias/shared"]),
+        prop::collection::vec(select(contexts), 0..4),
+        select(ecs),
+        select(GRANT_IDS),
+        select(vec![K1, K2, K3]),
+    )
+        .prop_map(|(principal, action, resource, ctx, ec, grant_id, other)| {
+            let mut context = Map::new();
+            for (k, v) in ctx {
+                context.insert(k.into(), v);
+            }
+            let resource = match action {
+                "kms:ListKeys" => "*",
+                "kms:CreateAlias" | "kms:DeleteAlias" => ALIAS,
+                _ => resource,
+            };
+            json!({"principal": principal, "action": action, "resource": resource, "context": context,
+                   "encryption_context": ec, "grant_id": grant_id, "destination": other, "target_key": other})
+        })
+}
