@@ -343,6 +343,20 @@ pub fn info(id: ActionId) -> &'static ActionInfo {
     &ACTIONS[id as usize]
 }
 
+/// Whether AWS supplies `kms:CallerAccount` for the action: every key-resource and custom key
+/// store operation except those Part A §4.1 lists (ListKeys, ListAliases, GenerateRandom,
+/// ListRetirableGrants, SynchronizeMultiRegionKey).
+pub fn supplies_caller_account(id: ActionId) -> bool {
+    !matches!(
+        info(id).name,
+        "ListKeys"
+            | "ListAliases"
+            | "GenerateRandom"
+            | "ListRetirableGrants"
+            | "SynchronizeMultiRegionKey"
+    )
+}
+
 /// The canonical `kms:Name` spelling of an action.
 pub fn full_name(id: ActionId) -> String {
     format!("kms:{}", info(id).name)

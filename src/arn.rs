@@ -124,9 +124,11 @@ impl Caller {
             ("sts", Some(("federated-user", name))) if !name.is_empty() => {
                 CallerKind::FederatedUser { name: name.into() }
             }
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "principal {text:?} is not a root, user, role, assumed-role or federated-user ARN"
-            )),
+            ))
+            }
         };
         Ok(Caller {
             arn: text.into(),

@@ -289,7 +289,9 @@ impl Context {
             }
         } else {
             ctx.derive_str("aws:PrincipalIsAWSService", "false");
-            ctx.derive_str("kms:CallerAccount", &caller.account);
+            if actions::supplies_caller_account(comp.action) {
+                ctx.derive_str("kms:CallerAccount", &caller.account);
+            }
             ctx.derive_str("aws:PrincipalAccount", &caller.account);
             if let Some(arn) = world.principal_arn(caller) {
                 ctx.derive_str("aws:PrincipalArn", &arn);

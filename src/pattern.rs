@@ -65,16 +65,17 @@ impl Glob {
             .collect()
     }
 
-    /// Matches the whole of `text`, case-sensitively or not.
+    /// Matches the whole of `text`, case-sensitively or not. Runs without allocating: a star
+    /// remembers where it started and retries one character further on a mismatch.
     pub fn matches(&self, text: &str, ignore_case: bool) -> bool {
-        let text: Vec<char> = text.chars().collect();
         let eq =
             |p: char, t: char| p == t || (ignore_case && p.to_lowercase().eq(t.to_lowercase()));
         let toks = &self.tokens;
         let (mut p, mut t) = (0usize, 0usize);
-        // Position after the most recent star, and the text position it is trying to cover.
+        // Token index after the most recent star, and the byte offset in `text` it resumes from.
         let mut backtrack: Option<(usize, usize)> = None;
         while t < text.len() {
+            let c = text[t..].chars().next().expect("t is a char boundary");
             match toks.get(p) {
                 Some(Token::Star) => {
                     p += 1;
@@ -83,21 +84,22 @@ impl Glob {
                 }
                 Some(Token::One) => {
                     p += 1;
-                    t += 1;
+                    t += c.len_utf8();
                     continue;
                 }
-                Some(Token::Lit(c)) if eq(*c, text[t]) => {
+                Some(Token::Lit(l)) if eq(*l, c) => {
                     p += 1;
-                    t += 1;
+                    t += c.len_utf8();
                     continue;
                 }
                 _ => {}
             }
             match backtrack {
                 Some((bp, bt)) => {
+                    let skipped = text[bt..].chars().next().expect("bt < len").len_utf8();
                     p = bp;
-                    t = bt + 1;
-                    backtrack = Some((bp, bt + 1));
+                    t = bt + skipped;
+                    backtrack = Some((bp, t));
                 }
                 None => return false,
             }

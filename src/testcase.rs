@@ -4,6 +4,7 @@
 //! (`expect_key_state_error`).
 
 use crate::decision::{Decision, Outcome};
+use crate::engine::Engine;
 use crate::request::Request;
 use crate::world::World;
 use serde_json::Value;
@@ -154,32 +155,49 @@ pub struct CaseResult {
     pub report: String,
 }
 
-/// Runs cases, caching worlds loaded from files. `decide` is the evaluator under test; the
-/// explanation in failure reports always comes from the reference evaluator.
-pub struct Runner<F> {
-    decide: F,
-    worlds: HashMap<PathBuf, Result<Arc<World>, String>>,
+/// Which evaluator decides the cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evaluator {
+    /// The compiled engine, as every user-facing command uses.
+    Compiled,
+    /// The reference evaluator.
+    Reference,
 }
 
-impl<F: Fn(&World, &Request) -> Decision> Runner<F> {
-    /// A runner using `decide`.
-    pub fn new(decide: F) -> Self {
+/// Runs cases with one evaluator, caching the worlds loaded (and compiled) from files. The
+/// explanation in failure reports always comes from the reference evaluator.
+pub struct Runner {
+    evaluator: Evaluator,
+    worlds: HashMap<PathBuf, Result<Arc<Engine>, String>>,
+}
+
+impl Runner {
+    /// A runner deciding with `evaluator`.
+    pub fn new(evaluator: Evaluator) -> Self {
         Runner {
-            decide,
+            evaluator,
             worlds: HashMap::new(),
         }
     }
 
-    fn world(&mut self, source: &WorldSource) -> Result<Arc<World>, String> {
+    fn world(&mut self, source: &WorldSource) -> Result<Arc<Engine>, String> {
+        let compile = |w: World| Arc::new(Engine::compile(w));
         match source {
             WorldSource::Inline(v) => World::from_value(v, "world")
-                .map(Arc::new)
+                .map(compile)
                 .map_err(|e| e.to_string()),
             WorldSource::File(p) => self
                 .worlds
                 .entry(p.clone())
-                .or_insert_with(|| World::load(p).map(Arc::new).map_err(|e| e.to_string()))
+                .or_insert_with(|| World::load(p).map(compile).map_err(|e| e.to_string()))
                 .clone(),
+        }
+    }
+
+    fn decide(&self, engine: &Engine, request: &Request) -> Decision {
+        match self.evaluator {
+            Evaluator::Compiled => engine.decide(request),
+            Evaluator::Reference => crate::reference::evaluate(engine.world(), request),
         }
     }
 
@@ -217,7 +235,7 @@ impl<F: Fn(&World, &Request) -> Decision> Runner<F> {
         let Expect::Outcome(want) = case.expect else {
             unreachable!("handled above")
         };
-        let decision = (self.decide)(&world, &request);
+        let decision = self.decide(&world, &request);
         let state_ok = case.expect_key_state_error.is_none()
             || decision.key_state_error == case.expect_key_state_error;
         if decision.outcome == want && state_ok {
@@ -226,7 +244,7 @@ impl<F: Fn(&World, &Request) -> Decision> Runner<F> {
                 report: String::new(),
             };
         }
-        let (_, explanation) = crate::reference::explain(&world, &request);
+        let (_, explanation) = crate::reference::explain(world.world(), &request);
         let mut report = format!(
             "  request:  {}\n  expected: {want}{}\n  actual:   {}\n",
             request.to_value(),
@@ -265,7 +283,7 @@ mod tests {
             "inline".into(),
         )
         .unwrap();
-        let mut runner = Runner::new(crate::reference::evaluate);
+        let mut runner = Runner::new(Evaluator::Reference);
         assert!(runner.run(&case).passed);
         let mut wrong = case.clone();
         wrong.expect = Expect::Outcome(Outcome::ImplicitDeny);

@@ -10,6 +10,8 @@ pub fn run(world: &Path, explain: bool, fail_on_deny: bool, input: &str) -> u8 {
     let Some(world) = load_world(world) else {
         return BAD_INPUT;
     };
+    let engine = crate::engine::Engine::compile(world);
+    let world = engine.world();
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -60,10 +62,10 @@ pub fn run(world: &Path, explain: bool, fail_on_deny: bool, input: &str) -> u8 {
             }
         };
         let value = if explain {
-            let (d, x) = crate::reference::explain(&world, &request);
-            d.to_value(Some(&x))
+            let (_, x) = crate::reference::explain(world, &request);
+            engine.decide(&request).to_value(Some(&x))
         } else {
-            crate::evaluate(&world, &request).to_value(None)
+            engine.decide(&request).to_value(None)
         };
         if value["decision"] != Outcome::Allow.as_str() {
             denied += 1;

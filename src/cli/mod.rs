@@ -59,6 +59,9 @@ enum Command {
         /// Print every case, not only failures.
         #[arg(long, short)]
         verbose: bool,
+        /// Decide with the reference evaluator instead of the compiled engine.
+        #[arg(long)]
+        reference: bool,
     },
     /// Check policy documents, worlds and test files; print findings with file, statement and field.
     ///
@@ -98,7 +101,18 @@ pub fn main() -> ExitCode {
             fail_on_deny,
             input,
         } => check::run(&world, explain, fail_on_deny, &input),
-        Command::Test { paths, verbose } => test::run(&paths, verbose),
+        Command::Test {
+            paths,
+            verbose,
+            reference,
+        } => {
+            let evaluator = if reference {
+                crate::testcase::Evaluator::Reference
+            } else {
+                crate::testcase::Evaluator::Compiled
+            };
+            test::run(&paths, verbose, evaluator)
+        }
         Command::Validate {
             paths,
             kind,

@@ -1,10 +1,10 @@
 //! `keyward test`: run test cases and end with `N passed, M failed`.
 
 use super::{BAD_INPUT, FAILED, OK};
-use crate::testcase::{load_cases, Runner};
+use crate::testcase::{load_cases, Evaluator, Runner};
 use std::path::PathBuf;
 
-pub fn run(paths: &[PathBuf], verbose: bool) -> u8 {
+pub fn run(paths: &[PathBuf], verbose: bool, evaluator: Evaluator) -> u8 {
     let mut cases = Vec::new();
     for p in paths {
         match load_cases(p) {
@@ -15,7 +15,7 @@ pub fn run(paths: &[PathBuf], verbose: bool) -> u8 {
             }
         }
     }
-    let mut runner = Runner::new(crate::evaluate);
+    let mut runner = Runner::new(evaluator);
     let (mut passed, mut failed) = (0usize, 0usize);
     for case in &cases {
         let result = runner.run(case);

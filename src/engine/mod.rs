@@ -1,29 +1,97 @@
-//! The compiled engine: the fast path every user-facing command decides with. A [`Engine`] is an
-//! immutable snapshot of a world compiled for lookup; [`live::LiveEngine`] holds the current one
-//! behind an atomic pointer so a reload never blocks a reader.
+//! The compiled engine: the fast path every user-facing command decides with. An [`Engine`] is an
+//! immutable snapshot of a world compiled into decision tables ([`compile`]); [`live::LiveEngine`]
+//! holds the current one behind an atomic pointer so a reload never blocks a reader.
 //!
-//! Every decision it makes must equal the reference evaluator's, decision and reasons; the
-//! differential tests in `tests/` hold them equal.
+//! A check resolves the request's strings to ids without allocating (a string the world never
+//! mentions resolves to "unknown" and can still match `*` and conditions), picks candidate
+//! statements with bit operations over the per-action and per-principal masks, and evaluates
+//! conditions for those alone. Every decision must equal the reference evaluator's, outcome and
+//! reasons; `tests/differential.rs` holds them equal on random worlds and requests.
 
+pub mod compile;
+pub mod cond;
 pub mod live;
+pub mod view;
 
-use crate::decision::Decision;
-use crate::request::Request;
-use crate::world::World;
+use crate::actions::{self, ActionId, ResourceKind};
+use crate::arn::{hierarchy, Caller, CallerKind, PrincipalEntry, PrincipalMatch};
+use crate::context::{self, ComponentKind, Layer};
+use crate::decision::{Decision, Outcome, Reason, Source};
+use crate::policy::{Effect, Principals};
+use crate::request::{Request, RequestAction};
+use crate::world::{Grant, Key, World};
+use compile::{CPolicy, CStatement, Tables, TokenId, TokenKind};
+use smallvec::SmallVec;
 use std::time::SystemTime;
+use view::{ComponentRef, View};
 
 /// A world compiled for fast decisions. Immutable once built.
 pub struct Engine {
     world: World,
+    tables: Tables,
     /// When this snapshot was compiled.
     pub loaded_at: SystemTime,
+}
+
+/// What decided a request, as indexes into the engine's tables (turned into [`Reason`]s only
+/// when someone reads them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReasonRef {
+    /// Statement `stmt` of the policy of key `key`.
+    KeyStatement { key: u32, stmt: u32 },
+    /// Flattened identity statement `stmt` of world principal `principal`.
+    Identity { principal: u32, stmt: u32 },
+    /// Statement `stmt` of the permissions boundary of `principal`.
+    Boundary { principal: u32, stmt: u32 },
+    /// Grant number `grant` of the world.
+    Grant(u32),
+    /// The caller is its account's root user.
+    RootUser,
+}
+
+/// A decision in compact form: what the hot path returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub reasons: SmallVec<[ReasonRef; 2]>,
+    pub key_state_error: Option<&'static str>,
+}
+
+impl Verdict {
+    fn deny(outcome: Outcome) -> Verdict {
+        Verdict {
+            outcome,
+            reasons: SmallVec::new(),
+            key_state_error: None,
+        }
+    }
+}
+
+/// A request's strings resolved against the tables: the caller's principal tokens and the
+/// world principal holding its identity policies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Resolved {
+    exact: Option<TokenId>,
+    role: Option<TokenId>,
+    account: Option<TokenId>,
+    principal: Option<u32>,
+    /// The key of a single-key request, and whether it was named by an alias.
+    key: Option<(u32, bool)>,
+}
+
+/// The caller side of a check.
+struct CallerCtx<'a> {
+    caller: &'a Caller,
+    res: Resolved,
 }
 
 impl Engine {
     /// Compiles a world.
     pub fn compile(world: World) -> Engine {
+        let tables = compile::compile(&world);
         Engine {
             world,
+            tables,
             loaded_at: SystemTime::now(),
         }
     }
@@ -33,8 +101,665 @@ impl Engine {
         &self.world
     }
 
-    /// Decides a request.
-    pub fn decide(&self, request: &Request) -> Decision {
-        crate::reference::evaluate(&self.world, request)
+    /// Number of distinct principal tokens the policies mention.
+    pub fn token_count(&self) -> usize {
+        self.tables.tokens.len()
     }
+
+    /// Decides a request, with owned reasons.
+    pub fn decide(&self, request: &Request) -> Decision {
+        let v = self.check(request);
+        self.to_decision(&v, request)
+    }
+
+    /// Turns a verdict into a decision with owned reasons.
+    pub fn to_decision(&self, v: &Verdict, request: &Request) -> Decision {
+        Decision {
+            outcome: v.outcome,
+            reasons: v.reasons.iter().map(|r| self.reason(r, request)).collect(),
+            key_state_error: v.key_state_error.map(str::to_owned),
+        }
+    }
+
+    /// The reason a [`ReasonRef`] stands for.
+    pub fn reason(&self, r: &ReasonRef, request: &Request) -> Reason {
+        let t = &self.tables;
+        match *r {
+            ReasonRef::KeyStatement { key, stmt } => t.keys[key as usize]
+                .policy
+                .as_ref()
+                .expect("decided by it")
+                .statements[stmt as usize]
+                .reason
+                .clone(),
+            ReasonRef::Identity { principal, stmt } => {
+                t.identities[principal as usize].policies.statements[stmt as usize]
+                    .reason
+                    .clone()
+            }
+            ReasonRef::Boundary { principal, stmt } => t.identities[principal as usize]
+                .boundary
+                .as_ref()
+                .expect("decided by it")
+                .statements[stmt as usize]
+                .reason
+                .clone(),
+            ReasonRef::Grant(g) => {
+                let g = &self.world.grants[g as usize];
+                Reason {
+                    source: Source::Grant {
+                        key: g.key.clone(),
+                        grant_id: g.grant_id.clone(),
+                    },
+                    statement: None,
+                    sid: None,
+                }
+            }
+            ReasonRef::RootUser => Reason {
+                source: Source::RootUser {
+                    account: request.caller.account.clone(),
+                },
+                statement: None,
+                sid: None,
+            },
+        }
+    }
+
+    /// Resolves a request's strings to ids, without allocating.
+    pub fn resolve(&self, request: &Request) -> Resolved {
+        let t = &self.tables;
+        let c = &request.caller;
+        let exact = match c.kind {
+            CallerKind::User { .. } => t.tokens.exact.get(c.arn.as_str()).copied(),
+            CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. } => {
+                strip_partition(&c.arn)
+                    .and_then(|s| t.tokens.exact.get(s))
+                    .copied()
+            }
+            CallerKind::Service { ref name } => t.tokens.services.get(name.as_str()).copied(),
+            _ => None,
+        };
+        let role = c
+            .role_name()
+            .and_then(|r| t.tokens.roles.get(c.account.as_str())?.get(r).copied());
+        let account = if c.is_service() {
+            None
+        } else {
+            t.tokens.accounts.get(c.account.as_str()).copied()
+        };
+        let principal = t
+            .principal_by_arn
+            .get(c.arn.as_str())
+            .copied()
+            .or_else(|| match c.kind {
+                CallerKind::AssumedRole { ref role, .. } | CallerKind::Role { name: ref role } => t
+                    .principal_by_role
+                    .get(c.account.as_str())?
+                    .get(role.as_str())
+                    .copied(),
+                _ => None,
+            });
+        let key = match request.action {
+            RequestAction::One(a) if actions::info(a).resource == ResourceKind::Key => {
+                match t.key_by_arn.get(request.resource.as_str()) {
+                    Some(&k) => Some((k, false)),
+                    None => t
+                        .key_by_alias_arn
+                        .get(request.resource.as_str())
+                        .map(|&k| (k, true)),
+                }
+            }
+            _ => None,
+        };
+        Resolved {
+            exact,
+            role,
+            account,
+            principal,
+            key,
+        }
+    }
+
+    /// Decides a request: resolve, then check.
+    pub fn check(&self, request: &Request) -> Verdict {
+        self.check_resolved(request, &self.resolve(request))
+    }
+
+    /// Decides a request whose strings were resolved by [`Engine::resolve`].
+    pub fn check_resolved(&self, request: &Request, res: &Resolved) -> Verdict {
+        let cc = CallerCtx {
+            caller: &request.caller,
+            res: *res,
+        };
+        if let (RequestAction::One(action), Some((k, by_alias))) = (request.action, res.key) {
+            // The common case: one action on one key.
+            let key = &self.world.keys[k as usize];
+            let info = actions::info(action);
+            let alias = if by_alias && info.request_alias {
+                crate::arn::split_arn(&request.resource).map(|p| p[5])
+            } else {
+                None
+            };
+            let comp = ComponentRef {
+                action,
+                key: Some(key),
+                encryption_context: &request.encryption_context,
+                request_alias: alias,
+                same_key: info.name.starts_with("ReEncrypt").then_some(false),
+            };
+            let mut v = self.component(request, &cc, comp, Some(k), &key.arn);
+            v.key_state_error = key_state_error(action, key);
+            return v;
+        }
+        self.check_components(request, &cc)
+    }
+
+    /// Requests with several components, resourceless actions and alias operations.
+    fn check_components(&self, request: &Request, cc: &CallerCtx) -> Verdict {
+        let comps = match context::components(&self.world, request) {
+            Ok(c) => c,
+            Err(_) => return Verdict::deny(Outcome::ImplicitDeny),
+        };
+        let mut results: SmallVec<[Verdict; 3]> = SmallVec::new();
+        for c in &comps {
+            let key_index = c
+                .key
+                .and_then(|k| self.tables.key_by_arn.get(k.arn.as_str()).copied());
+            let comp = ComponentRef {
+                action: c.action,
+                key: c.key,
+                encryption_context: c.encryption_context,
+                request_alias: c.request_alias.as_deref(),
+                same_key: c.same_key,
+            };
+            debug_assert!(c.kind != ComponentKind::Key || key_index.is_some());
+            results.push(self.component(request, cc, comp, key_index, &c.resource));
+        }
+        let key_state = comps.iter().find_map(|c| key_state_error(c.action, c.key?));
+        let mut v = if let Some(r) = results.iter().find(|r| r.outcome == Outcome::ExplicitDeny) {
+            r.clone()
+        } else if let Some(r) = results.iter().find(|r| r.outcome == Outcome::ImplicitDeny) {
+            r.clone()
+        } else {
+            let mut reasons: SmallVec<[ReasonRef; 2]> = SmallVec::new();
+            for r in results.iter().flat_map(|r| &r.reasons) {
+                if !reasons.contains(r) {
+                    reasons.push(*r);
+                }
+            }
+            Verdict {
+                outcome: Outcome::Allow,
+                reasons,
+                key_state_error: None,
+            }
+        };
+        v.key_state_error = key_state;
+        v
+    }
+
+    /// One component, as Part A §7.10 `authorize_component`.
+    fn component(
+        &self,
+        request: &Request,
+        cc: &CallerCtx,
+        comp: ComponentRef,
+        key_index: Option<u32>,
+        resource: &str,
+    ) -> Verdict {
+        let info = actions::info(comp.action);
+        let caller = cc.caller;
+        let cross = comp
+            .key
+            .is_some_and(|k| !caller.is_service() && caller.account != k.account);
+        if cross && !info.cross_account {
+            return Verdict::deny(Outcome::ImplicitDeny);
+        }
+        let principal = cc.res.principal;
+        let view = View {
+            world: &self.world,
+            request,
+            caller,
+            principal: principal.map(|p| &self.world.principals[p as usize]),
+            comp,
+        };
+        let identity = principal.map(|p| &self.tables.identities[p as usize]);
+        let key_policy = key_index.and_then(|k| self.tables.keys[k as usize].policy.as_ref());
+        let eval = Eval {
+            view: &view,
+            action: comp.action,
+            resource,
+        };
+
+        // Explicit deny anywhere wins (§7.3).
+        if let (Some(k), Some(policy)) = (key_index, key_policy) {
+            if let Some(s) = eval.first_key_policy_deny(policy, cc) {
+                return one(
+                    Outcome::ExplicitDeny,
+                    ReasonRef::KeyStatement { key: k, stmt: s },
+                );
+            }
+        }
+        if let (Some(p), Some(id)) = (principal, identity) {
+            if let Some(s) = eval.first(&id.policies, Effect::Deny, Layer::Identity) {
+                return one(
+                    Outcome::ExplicitDeny,
+                    ReasonRef::Identity {
+                        principal: p,
+                        stmt: s,
+                    },
+                );
+            }
+            if let Some(s) = id
+                .boundary
+                .as_ref()
+                .and_then(|b| eval.first(b, Effect::Deny, Layer::Identity))
+            {
+                return one(
+                    Outcome::ExplicitDeny,
+                    ReasonRef::Boundary {
+                        principal: p,
+                        stmt: s,
+                    },
+                );
+            }
+        }
+
+        // The identity side: root is not governed by identity policies.
+        let mut boundary_ok: Option<bool> = None;
+        let mut boundary = || {
+            *boundary_ok.get_or_insert_with(|| {
+                identity
+                    .and_then(|id| id.boundary.as_ref())
+                    .is_none_or(|b| eval.first(b, Effect::Allow, Layer::Identity).is_some())
+            })
+        };
+        let iam: Option<ReasonRef> = if caller.is_root() {
+            Some(ReasonRef::RootUser)
+        } else {
+            match (principal, identity) {
+                (Some(p), Some(id)) => eval
+                    .first(&id.policies, Effect::Allow, Layer::Identity)
+                    .filter(|_| boundary())
+                    .map(|s| ReasonRef::Identity {
+                        principal: p,
+                        stmt: s,
+                    }),
+                _ => None,
+            }
+        };
+        let (Some(key), Some(k)) = (comp.key, key_index) else {
+            return match iam {
+                Some(r) => one(Outcome::Allow, r),
+                None => Verdict::deny(Outcome::ImplicitDeny),
+            };
+        };
+        if info.name == "RetireGrant" {
+            return self.retire_grant(request, key, caller, iam);
+        }
+        let Some(policy) = key_policy else {
+            return Verdict::deny(Outcome::ImplicitDeny);
+        };
+        let (direct, delegated) = eval.key_policy_allows(policy, cc, &mut boundary);
+        let kp = |s: u32| ReasonRef::KeyStatement { key: k, stmt: s };
+        if !cross {
+            // Same account (§7.4): a direct key-policy allow suffices; a delegated one needs IAM.
+            match (direct, delegated, iam) {
+                (Some(d), _, _) => return one(Outcome::Allow, kp(d)),
+                (None, Some(d), Some(i)) => return two(kp(d), i),
+                _ => {}
+            }
+        } else if let (Some(d), Some(i)) = (direct.or(delegated), iam) {
+            // Cross account (§7.6): the key side and the caller's IAM side.
+            return two(kp(d), i);
+        }
+        match self.grant_allows(&eval, k, cc, iam.is_some()) {
+            Some(g) => one(Outcome::Allow, ReasonRef::Grant(g)),
+            None => Verdict::deny(Outcome::ImplicitDeny),
+        }
+    }
+
+    /// The first grant on key `k` that allows the component (Part A §7.5.2).
+    fn grant_allows(&self, eval: &Eval, k: u32, cc: &CallerCtx, iam_allows: bool) -> Option<u32> {
+        let info = actions::info(eval.action);
+        if !info.grant_op {
+            return None;
+        }
+        let by_token = &self.tables.keys[k as usize].grants_by_token;
+        if by_token.is_empty() {
+            return None;
+        }
+        let root = cc.caller.is_root();
+        let mut candidates: SmallVec<[u32; 8]> = SmallVec::new();
+        for (token, role_or_exact) in [
+            (cc.res.exact, true),
+            (cc.res.role, true),
+            (cc.res.account, false),
+        ] {
+            let Some(t) = token else { continue };
+            if let Ok(i) = by_token.binary_search_by_key(&t, |x| x.0) {
+                let (_, kind, grants) = &by_token[i];
+                // An account grantee: the root user directly, other principals with an IAM allow.
+                if role_or_exact || *kind != TokenKind::Account || root || iam_allows {
+                    candidates.extend_from_slice(grants);
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.into_iter().find(|&g| {
+            let grant = &self.world.grants[g as usize];
+            grant.operations.iter().any(|op| op == info.name)
+                && grant_constraints_hold(grant, eval.view)
+        })
+    }
+
+    /// RetireGrant (Part A §7.5.4): the grant decides, not the key policy.
+    fn retire_grant(
+        &self,
+        request: &Request,
+        key: &Key,
+        caller: &Caller,
+        iam: Option<ReasonRef>,
+    ) -> Verdict {
+        let Some(id) = request.grant_id.as_deref() else {
+            return Verdict::deny(Outcome::ImplicitDeny);
+        };
+        let Some((g, grant)) = self
+            .world
+            .grants
+            .iter()
+            .enumerate()
+            .find(|(_, g)| g.key == key.arn && g.grant_id == id)
+        else {
+            return Verdict::deny(Outcome::ImplicitDeny);
+        };
+        let gr = ReasonRef::Grant(g as u32);
+        let with_iam = || match iam {
+            Some(i) if i != ReasonRef::RootUser => two(gr, i),
+            _ => one(Outcome::Allow, gr),
+        };
+        let allowed_by = |e: &PrincipalEntry| match e.matches(caller) {
+            PrincipalMatch::Direct | PrincipalMatch::DirectRole => Some(false),
+            PrincipalMatch::AccountDelegation if iam.is_some() => Some(true),
+            _ => None,
+        };
+        let by_retiring = grant.retiring.as_ref().and_then(allowed_by);
+        let by_grantee = if grant.operations.iter().any(|op| op == "RetireGrant") {
+            allowed_by(&grant.grantee)
+        } else {
+            None
+        };
+        match by_retiring.or(by_grantee) {
+            Some(false) => one(Outcome::Allow, gr),
+            Some(true) => with_iam(),
+            None if !caller.is_service()
+                && caller.account == grant.issuing_account
+                && iam.is_some() =>
+            {
+                with_iam()
+            }
+            None => Verdict::deny(Outcome::ImplicitDeny),
+        }
+    }
+}
+
+fn one(outcome: Outcome, r: ReasonRef) -> Verdict {
+    let mut reasons = SmallVec::new();
+    reasons.push(r);
+    Verdict {
+        outcome,
+        reasons,
+        key_state_error: None,
+    }
+}
+
+fn two(a: ReasonRef, b: ReasonRef) -> Verdict {
+    let mut reasons = SmallVec::new();
+    reasons.push(a);
+    reasons.push(b);
+    Verdict {
+        outcome: Outcome::Allow,
+        reasons,
+        key_state_error: None,
+    }
+}
+
+/// `arn:PARTITION:REST` → `REST`.
+fn strip_partition(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:")?;
+    rest.split_once(':').map(|(_, r)| r)
+}
+
+/// The key-state error a cryptographic operation (or CreateGrant) meets on a key that is not
+/// enabled (Part A §5 rule 6).
+fn key_state_error(action: ActionId, key: &Key) -> Option<&'static str> {
+    let info = actions::info(action);
+    if !(info.cryptographic || info.name == "CreateGrant") || key.metadata.key_state == "Enabled" {
+        return None;
+    }
+    Some(if key.metadata.key_state == "Disabled" {
+        "DisabledException"
+    } else {
+        "KMSInvalidStateException"
+    })
+}
+
+/// Pairs compared with keys case-insensitive and values exact (grant constraints).
+fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
+    pairs
+        .iter()
+        .any(|(pk, pv)| pv == v && pk.to_lowercase() == k.to_lowercase())
+}
+
+fn grant_constraints_hold(g: &Grant, view: &View) -> bool {
+    let info = actions::info(view.comp.action);
+    let c = &g.constraints;
+    if let Some(arn) = &c.source_arn {
+        if view.single("aws:sourcearn", Layer::Identity).as_deref() != Some(arn.as_str()) {
+            return false;
+        }
+    }
+    let ec = view.comp.encryption_context;
+    if info.name == "CreateGrant" {
+        // The child grant must be within the parent (Part A §7.5.3).
+        let ops: SmallVec<[&str; 4]> = match view.get("kms:grantoperations", Layer::Identity) {
+            Some(view::Val::Many(m)) => (0..m.len()).map(|i| m.get(i)).collect(),
+            Some(view::Val::One(s)) => {
+                return g.operations.iter().any(|op| *op == *s) && child_constraints(g, view, ec)
+            }
+            None => SmallVec::new(),
+        };
+        return !ops.is_empty()
+            && ops.iter().all(|op| g.operations.iter().any(|p| p == op))
+            && child_constraints(g, view, ec);
+    }
+    if !info.takes_encryption_context {
+        return true;
+    }
+    if let Some(e) = &c.equals {
+        return e.len() == ec.len() && e.iter().all(|(k, v)| has_pair(ec, k, v));
+    }
+    if let Some(s) = &c.subset {
+        return s.iter().all(|(k, v)| has_pair(ec, k, v));
+    }
+    true
+}
+
+fn child_constraints(parent: &Grant, view: &View, child: &[(String, String)]) -> bool {
+    let child_type = view.single("kms:grantconstrainttype", Layer::Identity);
+    let within = |s: &[(String, String)]| s.iter().all(|(k, v)| has_pair(child, k, v));
+    match (&parent.constraints.equals, &parent.constraints.subset) {
+        (Some(e), _) => {
+            child_type.as_deref() == Some("EncryptionContextEquals")
+                && e.len() == child.len()
+                && within(e)
+        }
+        (None, Some(s)) => {
+            matches!(
+                child_type.as_deref(),
+                Some("EncryptionContextEquals" | "EncryptionContextSubset")
+            ) && within(s)
+        }
+        (None, None) => true,
+    }
+}
+
+/// Evaluation of compiled policies for one component.
+struct Eval<'a> {
+    view: &'a View<'a>,
+    action: ActionId,
+    resource: &'a str,
+}
+
+impl Eval<'_> {
+    /// Whether a candidate statement applies: its resource (when it has variables) and conditions.
+    fn applies(&self, st: &CStatement, layer: Layer) -> bool {
+        if st.resource.is_dynamic()
+            && !st
+                .resource
+                .matches(self.resource, |t| cond::resource_glob(t, self.view, layer))
+        {
+            return false;
+        }
+        if st.conditions.is_empty() {
+            return true;
+        }
+        if st.reads_resource_aliases && layer == Layer::Identity && self.view.aliases_over_quota() {
+            return st.effect == Effect::Deny;
+        }
+        st.conditions.iter().all(|c| c.holds(self.view, layer))
+    }
+
+    /// For identity policies and boundaries: the first statement of `effect` that applies.
+    fn first(&self, policy: &CPolicy, effect: Effect, layer: Layer) -> Option<u32> {
+        let a = self.action as usize;
+        for chunk in &policy.chunks {
+            let mut m = if effect == Effect::Allow {
+                chunk.allow[a]
+            } else {
+                chunk.deny[a]
+            };
+            while m != 0 {
+                let i = chunk.base + m.trailing_zeros();
+                m &= m - 1;
+                let st = &policy.statements[i as usize];
+                if (!st.resource.is_dynamic() && !st.resource.matches(self.resource, |_| None))
+                    || !self.applies(st, layer)
+                {
+                    continue;
+                }
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// NotPrincipal statements in `mask` that apply to the caller (it is not exempt).
+    fn not_principal_hits(
+        &self,
+        policy: &CPolicy,
+        base: u32,
+        mut mask: u64,
+        caller: &Caller,
+    ) -> u64 {
+        let mut hits = 0;
+        while mask != 0 {
+            let bit = mask & mask.wrapping_neg();
+            mask &= mask - 1;
+            let st = &policy.statements[(base + bit.trailing_zeros()) as usize];
+            if st
+                .not_principal
+                .as_ref()
+                .is_some_and(|p| !exempt(p, caller))
+            {
+                hits |= bit;
+            }
+        }
+        hits
+    }
+
+    /// The first key-policy Deny statement that names the caller at any level and applies.
+    fn first_key_policy_deny(&self, policy: &CPolicy, cc: &CallerCtx) -> Option<u32> {
+        let a = self.action as usize;
+        for chunk in &policy.chunks {
+            let deny = chunk.deny[a];
+            if deny == 0 {
+                continue;
+            }
+            let named = chunk.star
+                | chunk.token_mask(cc.res.exact)
+                | chunk.token_mask(cc.res.role)
+                | chunk.token_mask(cc.res.account)
+                | self.not_principal_hits(
+                    policy,
+                    chunk.base,
+                    chunk.not_principal & deny,
+                    cc.caller,
+                );
+            let mut m = deny & named;
+            while m != 0 {
+                let i = chunk.base + m.trailing_zeros();
+                m &= m - 1;
+                if self.applies(&policy.statements[i as usize], Layer::KeyPolicy) {
+                    return Some(i);
+                }
+            }
+        }
+        None
+    }
+
+    /// The first key-policy Allow matching the caller directly, and the first matching it
+    /// through its account (Part A §2.1, §7.4); a role-ARN match counts as direct only when the
+    /// permissions boundary allows.
+    fn key_policy_allows(
+        &self,
+        policy: &CPolicy,
+        cc: &CallerCtx,
+        boundary_ok: &mut dyn FnMut() -> bool,
+    ) -> (Option<u32>, Option<u32>) {
+        let a = self.action as usize;
+        let root = cc.caller.is_root();
+        let mut delegated = None;
+        for chunk in &policy.chunks {
+            let allow = chunk.allow[a];
+            if allow == 0 {
+                continue;
+            }
+            let account = chunk.token_mask(cc.res.account);
+            let direct_mask = chunk.star
+                | chunk.token_mask(cc.res.exact)
+                | if root { account } else { 0 }
+                | self.not_principal_hits(
+                    policy,
+                    chunk.base,
+                    chunk.not_principal & allow,
+                    cc.caller,
+                );
+            let role_mask = chunk.token_mask(cc.res.role);
+            let deleg_mask = if root { 0 } else { account };
+            let mut m = allow & (direct_mask | role_mask | deleg_mask);
+            while m != 0 {
+                let bit = m & m.wrapping_neg();
+                m &= m - 1;
+                let i = chunk.base + bit.trailing_zeros();
+                if !self.applies(&policy.statements[i as usize], Layer::KeyPolicy) {
+                    continue;
+                }
+                let is_direct = direct_mask & bit != 0 || (role_mask & bit != 0 && boundary_ok());
+                if is_direct {
+                    return (Some(i), delegated);
+                }
+                if deleg_mask & bit != 0 && delegated.is_none() {
+                    delegated = Some(i);
+                }
+            }
+        }
+        (None, delegated)
+    }
+}
+
+/// Whether a `NotPrincipal` list exempts the caller: every level of its hierarchy is listed.
+fn exempt(p: &Principals, caller: &Caller) -> bool {
+    hierarchy(caller)
+        .iter()
+        .all(|&level| p.entries.iter().any(|e| e.lists_level(caller, level)))
 }

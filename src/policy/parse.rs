@@ -45,6 +45,45 @@ pub fn parse_policy(
     }
 }
 
+/// Where in a policy the character `c` first appears, as `Statement[i] (Sid …) field F`.
+fn locate(policy: &Value, c: char) -> Option<String> {
+    fn path(v: &Value, c: char) -> Option<String> {
+        match v {
+            Value::String(s) => s.contains(c).then(String::new),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| path(x, c).map(|p| format!("[{i}]{p}"))),
+            Value::Object(m) => m.iter().find_map(|(k, x)| {
+                if k.contains(c) {
+                    Some(format!(".{k}"))
+                } else {
+                    path(x, c).map(|p| format!(".{k}{p}"))
+                }
+            }),
+            _ => None,
+        }
+    }
+    let statements: Vec<&Value> = match policy.get("Statement")? {
+        Value::Array(items) => items.iter().collect(),
+        s => vec![s],
+    };
+    for (i, st) in statements.iter().enumerate() {
+        if let Some(p) = path(st, c) {
+            let sid = st
+                .get("Sid")
+                .and_then(Value::as_str)
+                .map(|s| format!(" (Sid {s:?})"))
+                .unwrap_or_default();
+            return Some(format!(
+                "Statement[{i}]{sid} field {}",
+                p.trim_start_matches('.')
+            ));
+        }
+    }
+    path(policy, c).map(|p| format!("field {}", p.trim_start_matches('.')))
+}
+
 struct Parser {
     kind: PolicyKind,
     variables: bool,
@@ -116,7 +155,7 @@ impl Parser {
                 .find(|&c| !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
             {
                 self.error(
-                    "policy",
+                    &locate(value, c).unwrap_or_else(|| "policy".into()),
                     format!(
                         "MalformedPolicyDocumentException: character {c:?} (U+{:04X}) is outside the allowed character set (tab, LF, CR, U+0020-U+00FF)",
                         c as u32

@@ -56,6 +56,14 @@ impl Template {
         })
     }
 
+    /// The text of a template without variables or escapes, else `None`.
+    pub fn as_plain(&self) -> Option<String> {
+        match self.pieces.as_slice() {
+            [Piece::Text(t)] => Some(t.clone()),
+            _ => None,
+        }
+    }
+
     /// Whether the template contains a variable to substitute.
     pub fn has_vars(&self) -> bool {
         self.pieces.iter().any(|p| matches!(p, Piece::Var { .. }))

@@ -186,7 +186,8 @@ fn one_or_many(pool: &'static [&'static str]) -> impl Strategy<Value = Value> {
 
 fn conditions(identity: bool) -> impl Strategy<Value = Option<Value>> {
     let pool = condition_pool();
-    prop::collection::vec(select(pool), 0..3).prop_map(move |cs| {
+    let some = prop::collection::vec(select(pool), 1..3);
+    prop_oneof![2 => Just(Vec::new()), 3 => some].prop_map(move |cs| {
         if cs.is_empty() {
             return None;
         }
@@ -208,7 +209,7 @@ fn conditions(identity: bool) -> impl Strategy<Value = Option<Value>> {
 /// A random statement; key-policy statements name principals.
 pub fn statement(key_policy: bool) -> impl Strategy<Value = Value> {
     (
-        select(vec!["Allow", "Allow", "Deny"]),
+        select(vec!["Allow", "Allow", "Allow", "Deny"]),
         select(principal_pool()),
         any::<bool>(),
         one_or_many(ACTIONS),
@@ -325,9 +326,18 @@ pub fn world() -> impl Strategy<Value = Value> {
         prop::option::of(policy(false, 2)),
         prop::collection::vec(grant(), 0..4),
         select(vec!["Enabled", "Enabled", "Disabled", "PendingDeletion"]),
-        any::<bool>(),
+        prop::bool::weighted(0.7),
+        prop::collection::vec(prop::bool::weighted(0.5), 3),
     )
-        .prop_map(|((kp1, kp2, kp3), (ops, alice, dev, devs), boundary, grants, state, with_root)| {
+        .prop_map(|((kp1, kp2, kp3), (ops, alice, dev, devs), boundary, grants, state, with_root, admins)| {
+            let admin = json!({"Effect": "Allow", "Action": "kms:*", "Resource": "*"});
+            let with_admin = |mut p: Value, yes: bool| {
+                if yes {
+                    p["Statement"].as_array_mut().unwrap().push(admin.clone());
+                }
+                p
+            };
+            let (ops, alice, dev) = (with_admin(ops, admins[0]), with_admin(alice, admins[1]), with_admin(dev, admins[2]));
             let root_stmt = json!({"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")}, "Action": "kms:*", "Resource": "*"});
             let mut kp1 = kp1;
             if with_root {
@@ -365,6 +375,9 @@ pub fn world() -> impl Strategy<Value = Value> {
 
 const REQUEST_ACTIONS: &[&str] = &[
     "kms:Decrypt",
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
     "kms:Encrypt",
     "kms:GenerateDataKey",
     "kms:DescribeKey",
@@ -412,7 +425,7 @@ pub fn request() -> impl Strategy<Value = Value> {
         select(CALLERS),
         select(REQUEST_ACTIONS),
         select(vec![K1, K2, K3, ALIAS, "arn:aws:kms:us-east-1:444455556666:alias/shared"]),
-        prop::collection::vec(select(contexts), 0..4),
+        prop::collection::vec(select(contexts), 0..3),
         select(ecs),
         select(GRANT_IDS),
         select(vec![K1, K2, K3]),
