@@ -525,7 +525,7 @@ fn to_record(
     );
     rec.insert("responseElements".into(), Value::Null);
     rec.insert("requestID".into(), uuid(seq, 0x5eed).into());
-    rec.insert("eventID".into(), uuid(seq, 0xe7e7).into());
+    rec.insert("eventID".into(), event_id(seq).into());
     rec.insert(
         "readOnly".into(),
         (name.starts_with("Describe") || name.starts_with("Get") || name.starts_with("List"))
@@ -595,6 +595,12 @@ fn key_arn(world: &World, arn: &str) -> String {
     world
         .key_for_alias(arn)
         .map_or_else(|| arn.to_owned(), |k| k.arn.clone())
+}
+
+/// The `eventID` [`write_logs`] gives the `seq`-th request (0-based), so that a replay's findings
+/// can be traced back to the generated request.
+pub fn event_id(seq: u64) -> String {
+    uuid(seq, 0xe7e7)
 }
 
 /// A deterministic id in the UUID layout.
