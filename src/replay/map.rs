@@ -152,7 +152,7 @@ pub fn map_record(rec: &Record) -> Mapping {
             &no_params
         }
     };
-    let mut ctx = Ctx::default();
+    let mut ctx = Ctx(Vec::with_capacity(16));
 
     // The resource (and the second resource of two-resource operations).
     let keys: Vec<&str> = arns(rec, ":key/");
@@ -295,9 +295,15 @@ pub fn map_record(rec: &Record) -> Mapping {
         ctx.set("aws:UserAgent", agent);
     }
     ctx.set("aws:RequestedRegion", region);
-    match super::time::parse_event_time(event_time) {
-        Some(secs) => {
-            ctx.set("aws:CurrentTime", super::time::format_time(secs));
+    // The form AWS writes is kept as it is; other forms are normalized.
+    let time = match super::time::parse_canonical(event_time) {
+        Some(secs) => Some((secs, event_time.to_owned())),
+        None => super::time::parse_event_time(event_time)
+            .map(|secs| (secs, super::time::format_time(secs))),
+    };
+    match time {
+        Some((secs, current)) => {
+            ctx.set("aws:CurrentTime", current);
             ctx.set("aws:EpochTime", secs.to_string());
         }
         None => notes.push(format!("eventTime {event_time:?} is not a date and time: aws:CurrentTime and aws:EpochTime are absent")),
@@ -410,7 +416,7 @@ fn identity_context(
             Some(service) if !service.is_empty() => {
                 ctx.set(
                     "kms:ViaService",
-                    format!("{service}.{region}.amazonaws.com"),
+                    [service, ".", region, ".amazonaws.com"].concat(),
                 );
                 true
             }
@@ -596,7 +602,7 @@ fn request_tags(p: &RequestParameters, ctx: &mut Ctx) {
     let mut keys = Vec::with_capacity(tags.len());
     for t in tags {
         if let Some(k) = t.key.as_deref() {
-            ctx.set(
+            ctx.set_once(
                 &format!("aws:RequestTag/{k}"),
                 t.value.as_ref().map_or("", |v| v.0.as_ref()),
             );
@@ -683,7 +689,7 @@ fn pairs(p: Option<&Pairs>) -> Vec<(String, String)> {
     .unwrap_or_default()
 }
 
-/// Context keys being built, in insertion order; a key set twice keeps its first value.
+/// Context keys being built, in insertion order.
 #[derive(Default)]
 struct Ctx(Vec<(String, ContextValue)>);
 
@@ -692,7 +698,15 @@ impl Ctx {
         self.0.iter().any(|(k, _)| k == key)
     }
 
+    /// Adds a key the mapping sets at most once.
     fn set(&mut self, key: &str, value: impl Into<String>) {
+        debug_assert!(!self.has(key), "{key} set twice");
+        self.0
+            .push((key.to_owned(), ContextValue::Single(value.into())));
+    }
+
+    /// Adds a key that a record may name twice (a repeated tag): the first value wins.
+    fn set_once(&mut self, key: &str, value: impl Into<String>) {
         if !self.has(key) {
             self.0
                 .push((key.to_owned(), ContextValue::Single(value.into())));
@@ -700,9 +714,8 @@ impl Ctx {
     }
 
     fn multi(&mut self, key: &str, values: Vec<String>) {
-        if !self.has(key) {
-            self.0.push((key.to_owned(), ContextValue::Multi(values)));
-        }
+        debug_assert!(!self.has(key), "{key} set twice");
+        self.0.push((key.to_owned(), ContextValue::Multi(values)));
     }
 }
 

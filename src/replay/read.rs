@@ -331,14 +331,15 @@ fn read_document<V: Visit>(data: &[u8], file: u32, v: &V, acc: &mut V::Acc, fail
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let mut seen = 0u64;
     if failure.is_none() {
-        let mut de = serde_json::Deserializer::from_slice(data);
         let mut on = |rec: Record<'_>| {
             v.record(acc, At { file, record: seen }, &rec);
             seen += 1;
         };
-        let result = DocSeed::<_, Record>::new(&mut on)
-            .deserialize(&mut de)
-            .and_then(|found| de.end().map(|()| found));
+        // Text that is UTF-8 throughout is checked once here rather than string by string.
+        let result = match std::str::from_utf8(data) {
+            Ok(text) => run_document(serde_json::Deserializer::from_str(text), &mut on),
+            Err(_) => run_document(serde_json::Deserializer::from_slice(data), &mut on),
+        };
         match result {
             Ok(true) => return,
             Ok(false) => {
@@ -430,6 +431,29 @@ fn read_document<V: Visit>(data: &[u8], file: u32, v: &V, acc: &mut V::Acc, fail
                 },
             );
         }
+    }
+}
+
+/// Parses a whole document, handing each record to `on`; whether it had a `Records` array.
+fn run_document<'de, R, T, F>(
+    mut de: serde_json::Deserializer<R>,
+    on: &mut F,
+) -> Result<bool, serde_json::Error>
+where
+    R: serde_json::de::Read<'de>,
+    T: Deserialize<'de>,
+    F: FnMut(T),
+{
+    let found = DocSeed::<_, T>::new(on).deserialize(&mut de)?;
+    de.end()?;
+    Ok(found)
+}
+
+/// Parses one record from bytes, checking UTF-8 once for the whole text when it is valid.
+fn parse_record(bytes: &[u8]) -> Result<Record<'_>, serde_json::Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
     }
 }
 
@@ -546,7 +570,7 @@ fn flush<V: Visit>(batch: &mut Vec<(u64, Vec<u8>)>, file: u32, v: &V, acc: &mut 
                     file,
                     record: *line,
                 };
-                match serde_json::from_slice::<Record>(bytes) {
+                match parse_record(bytes) {
                     Ok(rec) => v.record(&mut a, at, &rec),
                     Err(e) => {
                         let kind = if e.is_data() {

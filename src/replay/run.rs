@@ -9,10 +9,11 @@ use super::map::{map_record, Mapping, Recorded};
 use super::read::{self, Input, Visit};
 use super::record::Record;
 use super::{source_value, At, Bad, BadKind};
+use crate::actions;
 use crate::arn::CallerKind;
 use crate::decision::{Decision, Explanation, Outcome};
 use crate::engine::Engine;
-use crate::request::Request;
+use crate::request::{Request, RequestAction};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -77,7 +78,8 @@ pub struct Summary {
     pub disagreements: u64,
     /// The first disagreements (up to the limit), by position.
     pub disagreement_list: Vec<Disagreement>,
-    /// Denied by keyward, by principal (role sessions counted under their role), key and action.
+    /// Denied by keyward, by principal (role sessions counted under their role), key and action
+    /// (the operation name without `kms:`).
     pub denied_principals: HashMap<String, u64>,
     pub denied_keys: HashMap<String, u64>,
     pub denied_actions: HashMap<String, u64>,
@@ -96,6 +98,14 @@ fn outcome_index(o: Outcome) -> usize {
 const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::ExplicitDeny, Outcome::ImplicitDeny];
 
 impl Summary {
+    /// The denied-actions counts with their `kms:` prefix, for reports.
+    fn denied_action_names(&self) -> HashMap<String, u64> {
+        self.denied_actions
+            .iter()
+            .map(|(k, n)| (format!("kms:{k}"), *n))
+            .collect()
+    }
+
     /// Bad records, all kinds.
     pub fn bad_records(&self) -> u64 {
         self.bad_by_kind.values().sum()
@@ -202,11 +212,17 @@ impl Visit for Replayer<'_> {
         s.decisions[outcome_index(verdict.outcome)] += 1;
         let allowed = verdict.outcome == Outcome::Allow;
         if !allowed {
-            *s.denied_principals
-                .entry(principal_label(request))
-                .or_default() += 1;
-            *s.denied_keys.entry(request.resource.clone()).or_default() += 1;
-            *s.denied_actions.entry(request.action_name()).or_default() += 1;
+            match &request.caller.kind {
+                CallerKind::AssumedRole { .. } => {
+                    count(&mut s.denied_principals, &principal_label(request))
+                }
+                _ => count(&mut s.denied_principals, &request.caller.arn),
+            }
+            count(&mut s.denied_keys, &request.resource);
+            match request.action {
+                RequestAction::One(id) => count(&mut s.denied_actions, actions::info(id).name),
+                RequestAction::ReEncrypt => count(&mut s.denied_actions, "ReEncrypt"),
+            }
         }
         let aws_allowed = match &mapped.recorded {
             Recorded::Allowed => {
@@ -273,6 +289,16 @@ impl Replayer<'_> {
         *s.bad_by_kind.entry(bad.kind).or_default() += 1;
         if s.bad.len() < self.options.cap() {
             s.bad.push((at, bad));
+        }
+    }
+}
+
+/// Adds one to `key`'s count, allocating only for a key not seen before.
+fn count(counts: &mut HashMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
         }
     }
 }
@@ -372,7 +398,7 @@ impl Summary {
             "top_denied": {
                 "principals": tops(&self.denied_principals, "principal"),
                 "keys": tops(&self.denied_keys, "key"),
-                "actions": tops(&self.denied_actions, "action"),
+                "actions": tops(&self.denied_action_names(), "action"),
             },
             "disagreements": self.disagreement_list.iter().map(|d| json!({
                 "source": source_value(file(d.at), d.at, d.event_id.as_deref()),
@@ -455,7 +481,7 @@ impl Summary {
         for (title, counts) in [
             ("principals", &self.denied_principals),
             ("keys", &self.denied_keys),
-            ("actions", &self.denied_actions),
+            ("actions", &self.denied_action_names()),
         ] {
             if counts.is_empty() {
                 continue;
