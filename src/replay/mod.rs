@@ -6,10 +6,12 @@
 //! AWS authorized (Part A §8.3); [`run`] decides every request against a world in parallel and
 //! gathers the [`run::Summary`]; [`diff`] does the same against two worlds and lists what
 //! changes; [`emit`] prints the mapped requests instead of deciding them. [`synth`] goes the other
-//! way and writes CloudTrail logs for generated traffic.
+//! way and writes CloudTrail logs for generated traffic, and [`import`] builds a world from the
+//! AWS CLI's outputs, so that a real account's logs can be replayed against its own policies.
 
 pub mod diff;
 pub mod emit;
+pub mod import;
 pub mod map;
 pub mod read;
 pub mod record;
