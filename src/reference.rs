@@ -33,6 +33,7 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
                 outcome: Outcome::ImplicitDeny,
                 reasons: Vec::new(),
                 key_state_error: None,
+                operation_error: None,
             };
             notes.push(format!("fail closed: {why}"));
             return (
@@ -54,6 +55,7 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
             ctx: &ctx,
             notes: &mut notes,
             grant_id: req.grant_id.as_deref(),
+            policy_override: None,
         };
         results.push(eval.component());
     }
@@ -75,14 +77,54 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
     if let Some(m) = missing {
         notes.push(missing_sentence(m, req));
     }
+    let operation_error = (outcome == Outcome::Allow && lockout(world, req, &comps)).then(|| {
+        notes.push("the policy lockout safety check failed: the new key policy would not allow the caller to call kms:PutKeyPolicy afterwards (Part A §7.9, E69)".into());
+        LOCKOUT_ERROR.to_owned()
+    });
     (
         Decision {
             outcome,
             reasons,
             key_state_error,
+            operation_error,
         },
         Explanation { missing, notes },
     )
+}
+
+/// The error of a PutKeyPolicy call whose new policy fails the lockout safety check.
+pub const LOCKOUT_ERROR: &str = "MalformedPolicyDocumentException";
+
+/// The policy lockout safety check (Part A §7.9, E69): a PutKeyPolicy request carrying a new
+/// policy, without `kms:BypassPolicyLockoutSafetyCheck` true, fails when the new policy would not
+/// allow the same caller, in the same context, to call `kms:PutKeyPolicy` on the key. Whether AWS
+/// evaluates request conditions here is not documented; keyward uses the current context.
+pub fn lockout(world: &World, req: &Request, comps: &[Component]) -> bool {
+    let (Some(policy), [comp]) = (&req.policy, comps) else {
+        return false;
+    };
+    if comp.action != actions::PUT_KEY_POLICY || comp.key.is_none() {
+        return false;
+    }
+    let bypass = req
+        .context
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("kms:BypassPolicyLockoutSafetyCheck") && matches!(v, crate::request::ContextValue::Single(s) if s.eq_ignore_ascii_case("true")));
+    if bypass {
+        return false;
+    }
+    let ctx = Context::build(world, req, comp);
+    let mut notes = Vec::new();
+    let mut eval = Eval {
+        world,
+        caller: &req.caller,
+        comp,
+        ctx: &ctx,
+        notes: &mut notes,
+        grant_id: None,
+        policy_override: Some(policy),
+    };
+    eval.component().0 != Outcome::Allow
 }
 
 /// The key-state error a cryptographic operation (or CreateGrant) meets on a key that is not
@@ -125,6 +167,8 @@ struct Eval<'a> {
     ctx: &'a Context,
     notes: &'a mut Vec<String>,
     grant_id: Option<&'a str>,
+    /// A key policy to use instead of the key's own (the lockout safety check).
+    policy_override: Option<&'a Policy>,
 }
 
 /// The identity side of a caller: the first identity-policy allow, and whether a permissions
@@ -176,7 +220,7 @@ impl<'a> Eval<'a> {
         if info.name == "RetireGrant" {
             return self.retire_grant(key, &iam);
         }
-        let Some(policy) = &key.policy else {
+        let Some(policy) = self.policy_override.or(key.policy.as_ref()) else {
             return (
                 Outcome::ImplicitDeny,
                 Vec::new(),
@@ -229,7 +273,7 @@ impl<'a> Eval<'a> {
     /// permissions boundary (Part A §7.3).
     fn explicit_deny(&mut self) -> Option<Reason> {
         if let Some(key) = self.comp.key {
-            if let Some(policy) = &key.policy {
+            if let Some(policy) = self.policy_override.or(key.policy.as_ref()) {
                 for (i, st) in policy.statements.iter().enumerate() {
                     if st.effect == Effect::Deny
                         && principal_level(st.principal.as_ref(), self.caller) != PrincipalMatch::No

@@ -3,6 +3,7 @@
 
 use crate::actions::{self, ActionId};
 use crate::arn::Caller;
+use crate::policy::{parse_policy, ParseOptions, Policy, PolicyKind};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -44,6 +45,8 @@ pub struct Request {
     pub destination_encryption_context: Vec<(String, String)>,
     /// CreateAlias / UpdateAlias: the key the alias is to point to.
     pub target_key: Option<String>,
+    /// PutKeyPolicy: the new key policy, for the lockout safety check (Part A §7.9).
+    pub policy: Option<Policy>,
 }
 
 /// Why a request could not be read: the field and what is wrong with it.
@@ -91,6 +94,7 @@ const FIELDS: &[&str] = &[
     "destination",
     "destination_encryption_context",
     "target_key",
+    "policy",
 ];
 
 impl Request {
@@ -179,6 +183,10 @@ impl Request {
             destination,
             destination_encryption_context,
             target_key: string("target_key")?,
+            policy: match obj.get("policy") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(new_key_policy(v)?),
+            },
         };
         Ok((request, warnings))
     }
@@ -246,8 +254,45 @@ impl Request {
         if let Some(t) = &self.target_key {
             o.insert("target_key".into(), t.clone().into());
         }
+        if self.policy.is_some() {
+            o.insert("policy".into(), "(new key policy)".into());
+        }
         Value::Object(o)
     }
+}
+
+/// Reads the new key policy of a PutKeyPolicy request (an object, or the JSON string the API
+/// takes); a policy AWS would reject is an error naming its statement and field.
+fn new_key_policy(v: &Value) -> Result<Policy, RequestError> {
+    let (doc, text) = match v {
+        Value::String(s) => (
+            crate::json::parse(s).map_err(|e| {
+                err(
+                    "policy",
+                    format!("MalformedPolicyDocumentException: not valid JSON: {e}"),
+                )
+            })?,
+            Some(s.as_str()),
+        ),
+        v => (v.clone(), None),
+    };
+    parse_policy(&doc, text, PolicyKind::Key, &ParseOptions::default())
+        .map(|(p, _)| p)
+        .map_err(|errors| {
+            err(
+                "policy",
+                errors
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "MalformedPolicyDocumentException: {}: {}",
+                            e.place, e.message
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })
 }
 
 /// Parses a request action: `kms:<Operation>` (case-insensitive) or `kms:ReEncrypt`.

@@ -1,7 +1,8 @@
 //! Test cases (SPEC B.4): a world, a request and the expected decision. The same format serves
 //! keyward's conformance corpus and users' tests of their own policies. A case may instead expect
 //! the world or request to be rejected (`expect_error`), or a key-state error beside the decision
-//! (`expect_key_state_error`).
+//! (`expect_key_state_error`) or an operation error such as the lockout safety check's
+//! (`expect_operation_error`).
 
 use crate::decision::{Decision, Outcome};
 use crate::engine::Engine;
@@ -39,6 +40,7 @@ pub struct Case {
     pub request: Value,
     pub expect: Expect,
     pub expect_key_state_error: Option<String>,
+    pub expect_operation_error: Option<String>,
 }
 
 /// Reads every case under `path`: a `{"cases": [...]}` file, a JSON Lines file of cases, or a
@@ -144,6 +146,7 @@ fn parse_case(v: &Value, dir: &Path, origin: String) -> Result<Case, String> {
         request,
         expect,
         expect_key_state_error: text("expect_key_state_error"),
+        expect_operation_error: text("expect_operation_error"),
     })
 }
 
@@ -238,7 +241,9 @@ impl Runner {
         let decision = self.decide(&world, &request);
         let state_ok = case.expect_key_state_error.is_none()
             || decision.key_state_error == case.expect_key_state_error;
-        if decision.outcome == want && state_ok {
+        // A case that says nothing of operation errors expects none.
+        let operation_ok = decision.operation_error == case.expect_operation_error;
+        if decision.outcome == want && state_ok && operation_ok {
             return CaseResult {
                 passed: true,
                 report: String::new(),
@@ -249,9 +254,10 @@ impl Runner {
             "  request:  {}\n  expected: {want}{}\n  actual:   {}\n",
             request.to_value(),
             case.expect_key_state_error
-                .as_deref()
+                .iter()
+                .chain(&case.expect_operation_error)
                 .map(|e| format!(" with {e}"))
-                .unwrap_or_default(),
+                .collect::<String>(),
             decision.to_value(None)
         );
         for note in &explanation.notes {

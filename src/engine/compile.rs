@@ -318,7 +318,7 @@ pub struct Hot {
 pub struct Chunk {
     /// Index of the chunk's first statement.
     pub base: u32,
-    /// Per principal token, the statements naming it; sorted by token.
+    /// Per principal token, the statements naming it; kept sorted by token.
     pub by_token: SmallVec<[(TokenId, TokenKind, u64); 4]>,
     /// Statements whose principal is `*`.
     pub star: u64,
@@ -340,7 +340,12 @@ impl Chunk {
     #[inline]
     pub fn token_mask(&self, token: Option<TokenId>) -> u64 {
         let Some(t) = token else { return 0 };
-        self.by_token.iter().find(|e| e.0 == t).map_or(0, |e| e.2)
+        if self.by_token.len() <= 8 {
+            return self.by_token.iter().find(|e| e.0 == t).map_or(0, |e| e.2);
+        }
+        self.by_token
+            .binary_search_by_key(&t, |e| e.0)
+            .map_or(0, |i| self.by_token[i].2)
     }
 }
 
@@ -388,9 +393,9 @@ impl CPolicy {
             if *e == PrincipalEntry::Any {
                 chunk.star |= bit;
             } else if let Some((t, kind)) = names.intern(e) {
-                match chunk.by_token.iter_mut().find(|x| x.0 == t) {
-                    Some(x) => x.2 |= bit,
-                    None => chunk.by_token.push((t, kind, bit)),
+                match chunk.by_token.binary_search_by_key(&t, |x| x.0) {
+                    Ok(i) => chunk.by_token[i].2 |= bit,
+                    Err(i) => chunk.by_token.insert(i, (t, kind, bit)),
                 }
             }
         }

@@ -55,6 +55,8 @@ pub struct Verdict {
     pub outcome: Outcome,
     pub reasons: SmallVec<[ReasonRef; 2]>,
     pub key_state_error: Option<&'static str>,
+    /// An allowed PutKeyPolicy whose new policy fails the lockout safety check.
+    pub lockout: bool,
 }
 
 impl Verdict {
@@ -63,6 +65,7 @@ impl Verdict {
             outcome,
             reasons: SmallVec::new(),
             key_state_error: None,
+            lockout: false,
         }
     }
 }
@@ -118,6 +121,9 @@ impl Engine {
             outcome: v.outcome,
             reasons: v.reasons.iter().map(|r| self.reason(r, request)).collect(),
             key_state_error: v.key_state_error.map(str::to_owned),
+            operation_error: v
+                .lockout
+                .then(|| crate::reference::LOCKOUT_ERROR.to_owned()),
         }
     }
 
@@ -258,6 +264,14 @@ impl Engine {
             };
             let mut v = self.component(request, &cc, comp, Some(k), &key.arn);
             v.key_state_error = self.key_state_error(action, k);
+            if action == actions::PUT_KEY_POLICY
+                && request.policy.is_some()
+                && v.outcome == Outcome::Allow
+            {
+                // Rare and off the hot path: the reference evaluator runs the lockout check.
+                v.lockout = context::components(&self.world, request)
+                    .is_ok_and(|c| crate::reference::lockout(&self.world, request, &c));
+            }
             return v;
         }
         self.check_components(request, &cc)
@@ -302,6 +316,7 @@ impl Engine {
                 outcome: Outcome::Allow,
                 reasons,
                 key_state_error: None,
+                lockout: false,
             }
         };
         v.key_state_error = key_state;
@@ -536,6 +551,7 @@ fn one(outcome: Outcome, r: ReasonRef) -> Verdict {
         outcome,
         reasons,
         key_state_error: None,
+        lockout: false,
     }
 }
 
@@ -547,6 +563,7 @@ fn two(a: ReasonRef, b: ReasonRef) -> Verdict {
         outcome: Outcome::Allow,
         reasons,
         key_state_error: None,
+        lockout: false,
     }
 }
 
