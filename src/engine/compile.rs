@@ -257,11 +257,12 @@ impl CResource {
 
 /// The actions a statement's `Action`/`NotAction` covers, as a bitset over the KMS actions.
 pub fn action_set(actions: &Actions) -> ActionSet {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| ACTIONS.iter().map(|a| format!("kms:{}", a.name)).collect());
     let globs: Vec<Glob> = actions.patterns.iter().map(|p| Glob::new(p)).collect();
     let mut set = ActionSet::EMPTY;
-    for (id, info) in ACTIONS.iter().enumerate() {
-        let name = format!("kms:{}", info.name);
-        if globs.iter().any(|g| g.matches(&name, true)) {
+    for (id, name) in names.iter().enumerate() {
+        if globs.iter().any(|g| g.matches(name, true)) {
             set.insert(id as u8);
         }
     }
