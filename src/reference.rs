@@ -14,9 +14,8 @@ use crate::policy::{
     Statement,
 };
 use crate::request::{ContextValue, Request};
-use crate::world::{Grant, Key, Principal, World};
+use crate::world::{has_pair, Grant, Key, Principal, World};
 use base64::Engine as _;
-use std::cmp::Ordering;
 
 /// Decides `req` against `world`.
 pub fn evaluate(world: &World, req: &Request) -> Decision {
@@ -508,13 +507,7 @@ impl<'a> Eval<'a> {
         if !info.takes_encryption_context {
             return true;
         }
-        if let Some(e) = &c.equals {
-            return e.len() == ec.len() && e.iter().all(|(k, v)| has_pair(ec, k, v));
-        }
-        if let Some(s) = &c.subset {
-            return s.iter().all(|(k, v)| has_pair(ec, k, v));
-        }
-        true
+        c.accepts_context(ec)
     }
 
     /// CreateGrant allowed by a grant: the child grant may have only the parent's operations and
@@ -730,11 +723,11 @@ impl<'a> Eval<'a> {
                 }
             }
             (Family::Numeric, CondValue::Number(p)) => match parse_number(v) {
-                Some(x) => compare(base, x.partial_cmp(p)),
+                Some(x) => base.accepts(x.partial_cmp(p)),
                 None => false,
             },
             (Family::Date, CondValue::Date(p)) => match parse_date(v) {
-                Some(x) => compare(base, Some(x.cmp(p))),
+                Some(x) => base.accepts(Some(x.cmp(p))),
                 None => false,
             },
             (Family::Ip, CondValue::Cidr(net, bits)) => {
@@ -749,28 +742,6 @@ impl<'a> Eval<'a> {
             _ => false,
         }
     }
-}
-
-/// Applies an ordering operator to `context ⋛ policy`.
-fn compare(base: BaseOp, ord: Option<Ordering>) -> bool {
-    use BaseOp::*;
-    let Some(ord) = ord else { return false };
-    match base {
-        NumericEquals | NumericNotEquals | DateEquals | DateNotEquals => ord == Ordering::Equal,
-        NumericLessThan | DateLessThan => ord == Ordering::Less,
-        NumericLessThanEquals | DateLessThanEquals => ord != Ordering::Greater,
-        NumericGreaterThan | DateGreaterThan => ord == Ordering::Greater,
-        NumericGreaterThanEquals | DateGreaterThanEquals => ord != Ordering::Less,
-        _ => false,
-    }
-}
-
-/// Whether `pairs` holds `k: v`, with the key compared case-insensitively and the value exactly
-/// (grant constraints, Part A §7.5.2).
-fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
-    pairs
-        .iter()
-        .any(|(pk, pv)| pv == v && pk.to_lowercase() == k.to_lowercase())
 }
 
 fn reason(source: Source, statement: usize, st: &Statement) -> Reason {

@@ -3,6 +3,7 @@
 
 use crate::actions::{self, ActionId};
 use crate::arn::Caller;
+use crate::json::type_name;
 use crate::policy::{parse_policy, ParseOptions, Policy, PolicyKind};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -71,17 +72,6 @@ fn err(field: &str, message: impl Into<String>) -> RequestError {
     }
 }
 
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Fields a request may carry.
 const FIELDS: &[&str] = &[
     "principal",
@@ -103,7 +93,7 @@ impl Request {
         let obj = value.as_object().ok_or_else(|| {
             err(
                 "(request)",
-                format!("must be a JSON object, found {}", describe(value)),
+                format!("must be a JSON object, found {}", type_name(value)),
             )
         })?;
         let warnings = obj
@@ -117,7 +107,7 @@ impl Request {
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(v) => Err(err(
                     field,
-                    format!("must be a string, found {}", describe(v)),
+                    format!("must be a string, found {}", type_name(v)),
                 )),
             }
         };
@@ -138,7 +128,7 @@ impl Request {
             Some(v) => {
                 return Err(err(
                     "context",
-                    format!("must be an object, found {}", describe(v)),
+                    format!("must be an object, found {}", type_name(v)),
                 ))
             }
         };
@@ -153,7 +143,7 @@ impl Request {
                     v.as_str().map(str::to_owned).ok_or_else(|| {
                         err(
                             &format!("grant_tokens[{i}]"),
-                            format!("must be a string, found {}", describe(v)),
+                            format!("must be a string, found {}", type_name(v)),
                         )
                     })
                 })
@@ -161,7 +151,7 @@ impl Request {
             Some(v) => {
                 return Err(err(
                     "grant_tokens",
-                    format!("must be an array of strings, found {}", describe(v)),
+                    format!("must be an array of strings, found {}", type_name(v)),
                 ))
             }
         };
@@ -329,7 +319,7 @@ fn context_values(m: &Map<String, Value>) -> Result<Vec<(String, ContextValue)>,
                                 &format!("{field}[{i}]"),
                                 format!(
                                     "must be a string, number or boolean, found {}",
-                                    describe(item)
+                                    type_name(item)
                                 ),
                             )
                         })
@@ -341,7 +331,7 @@ fn context_values(m: &Map<String, Value>) -> Result<Vec<(String, ContextValue)>,
                     &field,
                     format!(
                         "must be a string, number, boolean or array, found {}",
-                        describe(v)
+                        type_name(v)
                     ),
                 )
             })?),
@@ -364,14 +354,14 @@ fn string_pairs(
                 scalar(v).map(|s| (k.clone(), s)).ok_or_else(|| {
                     err(
                         &format!("{field}.{k}"),
-                        format!("must be a string, found {}", describe(v)),
+                        format!("must be a string, found {}", type_name(v)),
                     )
                 })
             })
             .collect(),
         Some(v) => Err(err(
             field,
-            format!("must be an object of strings, found {}", describe(v)),
+            format!("must be an object of strings, found {}", type_name(v)),
         )),
     }
 }

@@ -47,8 +47,7 @@ pub struct Case {
 /// directory searched recursively for `*.json` / `*.jsonl` case files (other JSON files there,
 /// such as shared worlds, are skipped).
 pub fn load_cases(path: &Path) -> Result<Vec<Case>, String> {
-    let mut files = Vec::new();
-    collect_files(path, &mut files)?;
+    let files = crate::json::files_under(path, &["json", "jsonl"])?;
     let explicit = !path.is_dir();
     let mut cases = Vec::new();
     for file in files {
@@ -82,28 +81,6 @@ pub fn load_cases(path: &Path) -> Result<Vec<Case>, String> {
         }
     }
     Ok(cases)
-}
-
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_dir() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_files(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "json" || e == "jsonl") {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 fn parse_case(v: &Value, dir: &Path, origin: String) -> Result<Case, String> {

@@ -19,7 +19,7 @@ use crate::context::{self, ComponentKind, Layer};
 use crate::decision::{Decision, Outcome, Reason, Source};
 use crate::policy::{Effect, Principals};
 use crate::request::{Request, RequestAction};
-use crate::world::{Grant, Key, World};
+use crate::world::{has_pair, Grant, Key, World};
 use compile::{CPolicy, CStatement, Tables, TokenId, TokenKind};
 use smallvec::SmallVec;
 use std::time::SystemTime;
@@ -573,18 +573,6 @@ fn strip_partition(arn: &str) -> Option<&str> {
     rest.split_once(':').map(|(_, r)| r)
 }
 
-/// Pairs compared with keys case-insensitive and values exact (grant constraints).
-fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
-    pairs.iter().any(|(pk, pv)| {
-        pv == v
-            && if pk.is_ascii() && k.is_ascii() {
-                pk.eq_ignore_ascii_case(k)
-            } else {
-                pk.to_lowercase() == k.to_lowercase()
-            }
-    })
-}
-
 fn grant_constraints_hold(g: &Grant, view: &View) -> bool {
     let action = view.comp.action;
     let info = actions::info(action);
@@ -612,13 +600,7 @@ fn grant_constraints_hold(g: &Grant, view: &View) -> bool {
     if !info.takes_encryption_context {
         return true;
     }
-    if let Some(e) = &c.equals {
-        return e.len() == ec.len() && e.iter().all(|(k, v)| has_pair(ec, k, v));
-    }
-    if let Some(s) = &c.subset {
-        return s.iter().all(|(k, v)| has_pair(ec, k, v));
-    }
-    true
+    c.accepts_context(ec)
 }
 
 fn child_constraints(parent: &Grant, view: &View, child: &[(String, String)]) -> bool {
