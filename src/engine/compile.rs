@@ -448,6 +448,81 @@ pub struct Tables {
     pub identities: Vec<CIdentity>,
 }
 
+impl CPolicy {
+    /// Heap bytes held by the policy (an estimate that counts every allocation it owns).
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let statements: usize = self
+            .statements
+            .iter()
+            .map(|st| {
+                let reason = match &st.reason.source {
+                    Source::KeyPolicy { key } => key.len(),
+                    Source::IdentityPolicy { principal, .. }
+                    | Source::PermissionsBoundary { principal } => principal.len(),
+                    Source::GroupPolicy { group, .. } => group.len(),
+                    _ => 0,
+                };
+                let conditions = st.conditions.len() * (size_of::<CCondition>() + 64);
+                reason + st.reason.sid.as_ref().map_or(0, String::len) + conditions
+            })
+            .sum();
+        self.hot.capacity() * size_of::<Hot>()
+            + self.statements.capacity() * size_of::<CStatement>()
+            + statements
+            + self.chunks.capacity() * size_of::<Chunk>()
+    }
+}
+
+impl Tables {
+    /// Heap bytes held by the compiled tables (an estimate: every table, statement and interned
+    /// name, with hash-map slots at their capacity).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        fn map<K, V>(m: &HashMap<K, V>, key_bytes: usize) -> usize {
+            m.capacity() * (size_of::<(K, V)>() + 1) + key_bytes
+        }
+        let n = &self.names;
+        let names = map(&n.arns, n.arns.keys().map(|k| k.len()).sum())
+            + map(
+                &n.roles,
+                n.roles.keys().map(|k| k.account.len() + k.name.len()).sum(),
+            )
+            + map(&n.accounts, n.accounts.keys().map(|k| k.len()).sum())
+            + map(&n.services, n.services.keys().map(|k| k.len()).sum());
+        let keys: usize = self
+            .keys
+            .iter()
+            .map(|k| {
+                k.policy.as_ref().map_or(0, CPolicy::heap_bytes)
+                    + k.grants_by_token
+                        .iter()
+                        .map(|g| 32 + g.2.len() * 4)
+                        .sum::<usize>()
+            })
+            .sum();
+        let identities: usize = self
+            .identities
+            .iter()
+            .map(|i| i.policies.heap_bytes() + i.boundary.as_ref().map_or(0, CPolicy::heap_bytes))
+            .sum();
+        names
+            + map(
+                &self.key_by_arn,
+                self.key_by_arn.keys().map(|k| k.len()).sum(),
+            )
+            + map(
+                &self.key_by_alias_arn,
+                self.key_by_alias_arn.keys().map(|k| k.len()).sum(),
+            )
+            + self.keys.capacity() * size_of::<CKey>()
+            + keys
+            + self.grant_operations.capacity() * size_of::<ActionSet>()
+            + self.identities.capacity() * size_of::<CIdentity>()
+            + identities
+    }
+}
+
 fn statement_reason(source: Source, index: usize, st: &Statement) -> Reason {
     Reason {
         source,

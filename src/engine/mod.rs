@@ -104,6 +104,12 @@ impl Engine {
         &self.world
     }
 
+    /// Heap bytes of the compiled tables (an estimate; the world the engine was compiled from is
+    /// not counted).
+    pub fn table_bytes(&self) -> usize {
+        self.tables.heap_bytes()
+    }
+
     /// Number of distinct principal tokens the policies mention.
     pub fn token_count(&self) -> usize {
         self.tables.names.len()
