@@ -3,14 +3,13 @@
 //! only values with policy variables are resolved per check. The semantics are Part A §3.2–§3.4,
 //! the same as the reference evaluator's.
 
-use super::view::{Val, View};
+use super::view::{CKey, Val, View};
 use crate::context::Layer;
-use crate::pattern::{arn_matches, Glob};
+use crate::pattern::{arn_matches, ArnPattern, Glob};
 use crate::policy::condition::{cidr_contains, parse_date, parse_number};
 use crate::policy::template::Piece;
 use crate::policy::{BaseOp, CondValue, Condition, Family, SetOp, Template};
 use base64::Engine as _;
-use std::cmp::Ordering;
 use std::net::IpAddr;
 
 /// A string policy value: a literal, or a template with variables resolved per check.
@@ -27,13 +26,20 @@ enum Pattern {
     Var(Template),
 }
 
+/// An ARN policy value: split into parts once, or a template with variables.
+#[derive(Clone, Debug)]
+enum ArnValue {
+    Lit(ArnPattern),
+    Var(Template),
+}
+
 /// The policy values of one condition, typed by operator family.
 #[derive(Clone, Debug)]
 enum Values {
     Equal(Vec<Text>),
     EqualIgnoreCase(Vec<Text>),
     Like(Vec<Pattern>),
-    Arn(Vec<Pattern>),
+    Arn(Vec<ArnValue>),
     Bool(Vec<Text>),
     Number(Vec<f64>),
     Date(Vec<i128>),
@@ -51,7 +57,7 @@ pub struct CCondition {
     base: BaseOp,
     set: Option<SetOp>,
     if_exists: bool,
-    key_lower: Box<str>,
+    key: CKey,
     values: Values,
 }
 
@@ -115,7 +121,15 @@ impl CCondition {
                 Values::EqualIgnoreCase(texts(true))
             }
             StringLike | StringNotLike => Values::Like(patterns()),
-            ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => Values::Arn(patterns()),
+            ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => Values::Arn(
+                patterns()
+                    .into_iter()
+                    .map(|p| match p {
+                        Pattern::Lit(g) => ArnValue::Lit(ArnPattern::new(&g)),
+                        Pattern::Var(t) => ArnValue::Var(t),
+                    })
+                    .collect(),
+            ),
             Bool => Values::Bool(texts(false)),
             Null => Values::Null {
                 want_absent: c.values.contains(&CondValue::Absent(true)),
@@ -176,19 +190,19 @@ impl CCondition {
             base: c.operator.base,
             set: c.operator.set,
             if_exists: c.operator.if_exists,
-            key_lower: c.key_lower.as_str().into(),
+            key: CKey::new(&c.key_lower),
             values,
         }
     }
 
     /// The condition key, lower-cased.
     pub fn key(&self) -> &str {
-        &self.key_lower
+        &self.key.name
     }
 
     /// Whether the condition holds in `view` for a policy of `layer` (Part A §3.2).
     pub fn holds(&self, view: &View, layer: Layer) -> bool {
-        let value = view.get(&self.key_lower, layer);
+        let value = view.get(&self.key, layer);
         if let Values::Null {
             want_absent,
             want_present,
@@ -248,8 +262,8 @@ impl CCondition {
                 Pattern::Var(t) => glob(t, &lookup).is_some_and(|g| g.matches(v, false)),
             }),
             Values::Arn(ps) => ps.iter().any(|p| match p {
-                Pattern::Lit(g) => arn_matches(g, v, false),
-                Pattern::Var(t) => glob(t, &lookup).is_some_and(|g| arn_matches(&g, v, false)),
+                ArnValue::Lit(p) => p.matches(v),
+                ArnValue::Var(t) => glob(t, &lookup).is_some_and(|g| arn_matches(&g, v, false)),
             }),
             Values::Bool(ts) => {
                 let Some(x) = as_bool(v) else { return false };
@@ -259,9 +273,9 @@ impl CCondition {
                 })
             }
             Values::Number(ns) => parse_number(v)
-                .is_some_and(|x| ns.iter().any(|n| ordered(self.base, x.partial_cmp(n)))),
+                .is_some_and(|x| ns.iter().any(|n| self.base.accepts(x.partial_cmp(n)))),
             Values::Date(ds) => {
-                parse_date(v).is_some_and(|x| ds.iter().any(|d| ordered(self.base, Some(x.cmp(d)))))
+                parse_date(v).is_some_and(|x| ds.iter().any(|d| self.base.accepts(Some(x.cmp(d)))))
             }
             Values::Cidr(cs) => v
                 .parse::<IpAddr>()
@@ -320,20 +334,6 @@ fn as_bool(s: &str) -> Option<bool> {
         Some(false)
     } else {
         None
-    }
-}
-
-/// Applies an ordering operator to `context ⋛ policy`.
-fn ordered(base: BaseOp, ord: Option<Ordering>) -> bool {
-    use BaseOp::*;
-    let Some(ord) = ord else { return false };
-    match base {
-        NumericEquals | NumericNotEquals | DateEquals | DateNotEquals => ord == Ordering::Equal,
-        NumericLessThan | DateLessThan => ord == Ordering::Less,
-        NumericLessThanEquals | DateLessThanEquals => ord != Ordering::Greater,
-        NumericGreaterThan | DateGreaterThan => ord == Ordering::Greater,
-        NumericGreaterThanEquals | DateGreaterThanEquals => ord != Ordering::Less,
-        _ => false,
     }
 }
 

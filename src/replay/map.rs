@@ -167,6 +167,7 @@ pub fn map_record(rec: &Record) -> Mapping {
         destination: None,
         destination_encryption_context: Vec::new(),
         target_key: None,
+        policy: None,
     };
     match action {
         RequestAction::ReEncrypt => {
