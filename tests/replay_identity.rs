@@ -296,3 +296,55 @@ fn mapped_requests_decide_with_the_engine() {
     );
     assert_eq!(decide(1), Outcome::ImplicitDeny);
 }
+
+/// PutKeyPolicy records carry the new policy: a call that keyward's lockout safety check refuses
+/// agrees with a recorded MalformedPolicyDocumentException and disagrees with a recorded success.
+#[test]
+fn put_key_policy_is_checked_for_lockout() {
+    use keyward::replay::run::{self, Options};
+    let world = World::from_json(
+        r#"{"keys": [{"arn": "arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+          "policy": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Ops", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/ops"}, "Action": "kms:PutKeyPolicy", "Resource": "*"}]}}]}"#,
+        "test",
+    )
+    .unwrap();
+    let engine = Engine::compile(world);
+    // The new policy names only the account: ops, who has no IAM policy, would be locked out.
+    let new_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"}]})
+    .to_string();
+    let record = |i: u32, bypass: bool, error: Option<&str>| {
+        let mut r = serde_json::json!({
+            "eventTime": format!("2026-05-04T11:00:0{i}Z"), "eventSource": "kms.amazonaws.com", "eventName": "PutKeyPolicy",
+            "awsRegion": "us-east-2", "sourceIPAddress": "203.0.113.5", "eventID": format!("put-{i}"), "eventType": "AwsApiCall",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops", "accountId": "111122223333"},
+            "requestParameters": {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "policyName": "default", "policy": new_policy,
+                                  "bypassPolicyLockoutSafetyCheck": bypass},
+            "resources": [{"ARN": KEY}], "recipientAccountId": "111122223333"});
+        if let Some(e) = error {
+            r["errorCode"] = e.into();
+        }
+        r.to_string()
+    };
+    let lines = [
+        record(0, false, Some("MalformedPolicyDocumentException")),
+        record(1, false, None),
+        record(2, true, None),
+    ]
+    .join("\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("put.jsonl");
+    std::fs::write(&path, lines).unwrap();
+    let inputs = read::inputs(&[path.display().to_string()]).unwrap();
+    let s = run::replay(&inputs, &engine, None, Options::default(), &|_| {});
+    assert_eq!(s.evaluated, 3);
+    assert_eq!((s.agreements, s.disagreements, s.not_compared), (2, 1, 0));
+    let d = &s.disagreement_list[0];
+    assert_eq!(d.event_id.as_deref(), Some("put-1"));
+    assert_eq!(
+        d.decision.operation_error.as_deref(),
+        Some("MalformedPolicyDocumentException")
+    );
+}

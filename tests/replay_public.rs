@@ -455,6 +455,7 @@ fn expectations() -> Vec<Expect> {
         },
         Expect {
             context: &[("kms:BypassPolicyLockoutSafetyCheck", "false")],
+            other: &[("policy", "(new key policy)")],
             ..e("awsdocs-kms-dg__ct-put-key-policy", 0, ALICE, "kms:PutKeyPolicy", K1)
         },
         // ReEncrypt: source and destination keys, both encryption contexts.
@@ -573,6 +574,7 @@ fn expectations() -> Vec<Expect> {
                 ("aws:CurrentTime", "2025-03-05T21:19:44Z"),
                 ("kms:BypassPolicyLockoutSafetyCheck", "false"),
             ],
+            other: &[("policy", "(new key policy)")],
             ..e(
                 "panther__aws_resource_made_public",
                 1,

@@ -12,7 +12,10 @@ use super::record::{Pairs, Record, RequestParameters, Text, UserIdentity};
 use super::{Bad, BadKind};
 use crate::actions::{self, ResourceKind};
 use crate::arn::{split_arn, Caller, CallerKind};
+use crate::policy::{parse_policy, ParseOptions, Policy, PolicyKind};
 use crate::request::{ContextValue, Request, RequestAction};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// What AWS recorded as the outcome of a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,7 +266,7 @@ pub fn map_record(rec: &Record) -> Mapping {
                     ctx.set("kms:EncryptionAlgorithm", alg);
                 }
             }
-            parameters(info.name, p, rec, &mut ctx, &mut request);
+            parameters(info.name, p, rec, &mut ctx, &mut request, &mut notes);
         }
     }
     if request.resource != "*" && split_arn(&request.resource).is_none() {
@@ -472,13 +475,15 @@ fn identity_context(
     via
 }
 
-/// Context keys from operation-specific request parameters (Part A §4.1).
+/// Context keys from operation-specific request parameters (Part A §4.1), and the new key policy
+/// of PutKeyPolicy (for the lockout safety check, Part A §7.9).
 fn parameters(
     name: &str,
     p: &RequestParameters,
     rec: &Record,
     ctx: &mut Ctx,
     request: &mut Request,
+    notes: &mut Vec<String>,
 ) {
     let mut opt = |key: &str, v: Option<&Text>| {
         if let Some(v) = v {
@@ -540,7 +545,15 @@ fn parameters(
             bypass(p, ctx);
             request_tags(p, ctx);
         }
-        "PutKeyPolicy" => bypass(p, ctx),
+        "PutKeyPolicy" => {
+            bypass(p, ctx);
+            if let Some(raw) = p.policy {
+                match new_key_policy(raw) {
+                    Ok(policy) => request.policy = Some(policy),
+                    Err(e) => notes.push(format!("requestParameters.policy is not a key policy keyward accepts ({e}): the lockout safety check is not run")),
+                }
+            }
+        }
         "TagResource" => request_tags(p, ctx),
         "UntagResource" => {
             if let Some(keys) = &p.tag_keys {
@@ -587,6 +600,27 @@ fn parameters(
     if let Some(d) = digest {
         ctx.set("kms:RecipientAttestation:ImageSha384", d);
     }
+}
+
+/// The new key policy of a PutKeyPolicy record: the JSON string the API takes, or an object.
+fn new_key_policy(raw: &RawValue) -> Result<Policy, String> {
+    let value = crate::json::parse(raw.get()).map_err(|e| e.to_string())?;
+    let (doc, text) = match &value {
+        Value::String(s) => (
+            crate::json::parse(s).map_err(|e| format!("not valid JSON: {e}"))?,
+            Some(s.as_str()),
+        ),
+        v => (v.clone(), None),
+    };
+    parse_policy(&doc, text, PolicyKind::Key, &ParseOptions::default())
+        .map(|(policy, _)| policy)
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
 }
 
 fn bypass(p: &RequestParameters, ctx: &mut Ctx) {

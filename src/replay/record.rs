@@ -8,6 +8,7 @@
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -253,6 +254,9 @@ pub struct RequestParameters<'a> {
     pub expiration_model: Option<Text<'a>>,
     #[serde(borrow, default)]
     pub valid_to: Option<Scalar<'a>>,
+    /// The new key policy of PutKeyPolicy (a JSON string, or an object in some exports).
+    #[serde(borrow, default)]
+    pub policy: Option<&'a RawValue>,
 }
 
 /// `requestParameters.constraints` of CreateGrant.

@@ -72,10 +72,12 @@ pub struct Summary {
     pub decisions: [u64; 3],
     pub recorded_allowed: u64,
     pub recorded_denied: u64,
-    /// Other error codes (not compared), by code.
+    /// Other error codes, by code (compared only for the lockout safety check).
     pub recorded_failed: BTreeMap<String, u64>,
     pub agreements: u64,
     pub disagreements: u64,
+    /// Records whose recorded error says nothing about authorization.
+    pub not_compared: u64,
     /// The first disagreements (up to the limit), by position.
     pub disagreement_list: Vec<Disagreement>,
     /// Denied by keyward, by principal (role sessions counted under their role), key and action
@@ -85,6 +87,15 @@ pub struct Summary {
     pub denied_actions: HashMap<String, u64>,
     /// With a second world: the decisions that change.
     pub changes: Option<Changes>,
+}
+
+/// What happened to a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Succeeded,
+    Denied,
+    /// Authorized, but refused by the policy lockout safety check.
+    LockedOut,
 }
 
 fn outcome_index(o: Outcome) -> usize {
@@ -116,10 +127,10 @@ impl Summary {
         self.skipped.values().sum()
     }
 
-    /// Records compared with AWS's outcome but not compared because AWS failed the call for
-    /// another reason.
+    /// Records not compared with AWS's outcome: AWS failed the call for a reason other than
+    /// authorization.
     pub fn not_compared(&self) -> u64 {
-        self.recorded_failed.values().sum()
+        self.not_compared
     }
 
     /// Whether the replay found anything to report as failure: disagreements or bad records
@@ -147,6 +158,7 @@ impl Summary {
         self.recorded_denied += b.recorded_denied;
         add_counts(&mut self.recorded_failed, b.recorded_failed);
         self.agreements += b.agreements;
+        self.not_compared += b.not_compared;
         self.disagreements += b.disagreements;
         self.disagreement_list.extend(b.disagreement_list);
         self.disagreement_list.sort_by_key(|d| d.at);
@@ -224,22 +236,34 @@ impl Visit for Replayer<'_> {
                 RequestAction::ReEncrypt => count(&mut s.denied_actions, "ReEncrypt"),
             }
         }
-        let aws_allowed = match &mapped.recorded {
+        // What happened to the call, as AWS recorded it and as keyward predicts it. A PutKeyPolicy
+        // refused by the lockout safety check is authorized but fails; AWS records that as
+        // MalformedPolicyDocumentException, so that one error code is compared too.
+        let lockout_error = crate::reference::LOCKOUT_ERROR;
+        let aws = match &mapped.recorded {
             Recorded::Allowed => {
                 s.recorded_allowed += 1;
-                Some(true)
+                Some(Fate::Succeeded)
             }
             Recorded::Denied => {
                 s.recorded_denied += 1;
-                Some(false)
+                Some(Fate::Denied)
             }
             Recorded::Failed(code) => {
                 *s.recorded_failed.entry(code.clone()).or_default() += 1;
-                None
+                (code == lockout_error && request.policy.is_some()).then_some(Fate::LockedOut)
             }
         };
-        match aws_allowed {
-            Some(a) if a == allowed => s.agreements += 1,
+        let predicted = match (allowed, verdict.lockout) {
+            (false, _) => Fate::Denied,
+            (true, true) => Fate::LockedOut,
+            (true, false) => Fate::Succeeded,
+        };
+        if aws.is_none() {
+            s.not_compared += 1;
+        }
+        match aws {
+            Some(a) if a == predicted => s.agreements += 1,
             Some(_) => {
                 s.disagreements += 1;
                 if s.disagreement_list.len() < cap {
@@ -387,7 +411,7 @@ impl Summary {
             "recorded": {
                 "allowed": self.recorded_allowed,
                 "denied": self.recorded_denied,
-                "other_error": self.not_compared(),
+                "other_error": self.recorded_failed.values().sum::<u64>(),
                 "other_error_codes": counts(&self.recorded_failed),
             },
             "comparison": {
@@ -462,7 +486,7 @@ impl Summary {
             "AWS recorded: allowed {}, denied {}, other errors {}",
             self.recorded_allowed,
             self.recorded_denied,
-            self.not_compared()
+            self.recorded_failed.values().sum::<u64>()
         );
         if !self.recorded_failed.is_empty() {
             let codes: Vec<String> = self
@@ -470,13 +494,15 @@ impl Summary {
                 .iter()
                 .map(|(c, n)| format!("{c} {n}"))
                 .collect();
-            let _ = write!(w, " ({}; not compared)", codes.join(", "));
+            let _ = write!(w, " ({})", codes.join(", "));
         }
         let _ = writeln!(w);
         let _ = writeln!(
             w,
-            "agreement with AWS: {} agree, {} disagree",
-            self.agreements, self.disagreements
+            "agreement with AWS: {} agree, {} disagree, {} not compared (errors other than authorization)",
+            self.agreements,
+            self.disagreements,
+            self.not_compared()
         );
         for (title, counts) in [
             ("principals", &self.denied_principals),
@@ -502,11 +528,16 @@ impl Summary {
                 .unwrap_or_default();
             let _ = writeln!(
                 w,
-                "  {} record {}{id}: AWS {}, keyward {}",
+                "  {} record {}{id}: AWS {}, keyward {}{}",
                 file(d.at),
                 d.at.record,
                 d.recorded.label(),
-                d.decision.outcome
+                d.decision.outcome,
+                d.decision
+                    .operation_error
+                    .as_deref()
+                    .map(|e| format!(" but the call fails with {e}"))
+                    .unwrap_or_default()
             );
             let _ = writeln!(
                 w,

@@ -689,6 +689,9 @@ fn check_round_trip(world: &World, original: &Request, text: &str) -> Result<(),
     {
         return differs("the encryption context");
     }
+    if mapped.policy != original.policy {
+        return differs("the new key policy");
+    }
     if mapped.grant_id != original.grant_id || mapped.grant_tokens != original.grant_tokens {
         return differs("the grant id or grant tokens");
     }
