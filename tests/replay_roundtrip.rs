@@ -501,3 +501,39 @@ fn requests_a_record_cannot_carry_are_not_written() {
     );
     assert!(written.files[0].display().to_string().ends_with(".json"));
 }
+
+/// The generator's own world and request stream (`keyward gen`), written as logs with the
+/// engine's decisions as recorded outcomes: every request can be logged, and the replay agrees
+/// with every one.
+#[test]
+fn logs_of_the_generated_world_replay_exactly() {
+    let generated = keyward::gen::world(keyward::gen::Shape {
+        keys: 300,
+        principals: 150,
+        seed: 5,
+    });
+    let world = World::from_value(&generated.world, "generated").unwrap();
+    let engine = Engine::compile(world.clone());
+    let n = 20_000;
+    let requests: Vec<Request> = generated
+        .requests(n, 5)
+        .iter()
+        .map(|v| Request::from_value(v).unwrap().0)
+        .collect();
+    let outcomes: Vec<Outcome> = requests.iter().map(|r| engine.decide(r).outcome).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let stream = requests
+        .into_iter()
+        .zip(&outcomes)
+        .map(|(r, o)| (r, recorded(*o)));
+    let written = write_logs(&world, dir.path(), stream, &LogOptions::default()).unwrap();
+    assert!(written.skipped.is_empty(), "{:?}", written.skipped.first());
+    let inputs = read::inputs(&[dir.path().display().to_string()]).unwrap();
+    let s = run::replay(&inputs, &engine, None, Options::default(), &|_| {});
+    assert_eq!(
+        (s.evaluated, s.agreements, s.disagreements, s.bad_records()),
+        (n as u64, n as u64, 0, 0)
+    );
+    let allowed = outcomes.iter().filter(|o| **o == Outcome::Allow).count() as u64;
+    assert_eq!((s.decisions[0], s.recorded_allowed), (allowed, allowed));
+}

@@ -183,7 +183,15 @@ fn to_record(
     let key_region = split_arn(&request.resource)
         .map(|p| p[3])
         .filter(|r| !r.is_empty());
+    // The record's Region: as requested, else where the integrated service called from (a
+    // record can only say kms:ViaService in its own Region), else the key's.
+    let via_region = single(&ctx, "kms:viaservice")
+        .and_then(|v| v.strip_suffix(".amazonaws.com"))
+        .and_then(|v| v.split_once('.'))
+        .map(|(_, r)| r)
+        .filter(|r| !r.is_empty() && !r.contains('.'));
     let region = single(&ctx, "aws:requestedregion")
+        .or(via_region)
         .or(key_region)
         .unwrap_or("us-east-1")
         .to_owned();
