@@ -370,9 +370,9 @@ fn read_document<V: Visit>(data: &[u8], file: u32, v: &V, acc: &mut V::Acc, fail
             match serde_json::from_str::<Record>(raw.get()) {
                 Ok(rec) => v.record(acc, at, &rec),
                 Err(e) => {
-                    let line = lines.line_of(raw.get().as_ptr() as usize - data.as_ptr() as usize)
-                        + e.line()
-                        - 1;
+                    let offset =
+                        (raw.get().as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
+                    let line = (lines.line_of(offset) + e.line()).saturating_sub(1);
                     let kind = if e.is_data() {
                         BadKind::InvalidField
                     } else {
@@ -844,6 +844,56 @@ mod tests {
             vec![(0, "A".into()), (1, "B".into())]
         );
         assert_eq!(read_bytes(&gz(lines.as_bytes()))[2], (4, "C".into()));
+    }
+
+    /// Every prefix and many byte flips of a real-shaped log read and map without panicking.
+    #[test]
+    fn damaged_input_never_panics() {
+        let record = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROA:s","arn":"arn:aws:sts::111122223333:assumed-role/r/s","accountId":"111122223333","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/p/r"},"attributes":{"creationDate":"2026-05-04T09:00:00Z","mfaAuthenticated":"false"}},"invokedBy":"s3.amazonaws.com"},"eventTime":"2026-05-04T09:12:45Z","eventSource":"kms.amazonaws.com","eventName":"CreateGrant","awsRegion":"us-east-1","sourceIPAddress":"s3.amazonaws.com","requestParameters":{"keyId":"alias/a","operations":["Decrypt"],"constraints":{"encryptionContextSubset":{"k":"v"}},"granteePrincipal":"s3.amazonaws.com"},"resources":[{"ARN":"arn:aws:kms:us-east-1:111122223333:key/k"}],"eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#;
+        let doc = format!(r#"{{"Records": [{record}, {record}]}}"#);
+        struct MapAll;
+        impl Visit for MapAll {
+            type Acc = usize;
+            fn start(&self) -> usize {
+                0
+            }
+            fn record(&self, acc: &mut usize, _at: At, r: &Record<'_>) {
+                let _ = crate::replay::map::map_record(r);
+                *acc += 1;
+            }
+            fn bad(&self, acc: &mut usize, _at: At, _bad: Bad) {
+                *acc += 1;
+            }
+            fn merge(&self, a: usize, b: usize) -> usize {
+                a + b
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let check = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            let input = Input {
+                shown: "log".into(),
+                source: Source::File(path.clone()),
+                size: bytes.len() as u64,
+            };
+            read_input(&input, 0, &MapAll);
+        };
+        let bytes = doc.as_bytes();
+        for cut in (0..bytes.len()).step_by(7) {
+            check(&bytes[..cut]);
+        }
+        let zipped = gz(bytes);
+        for cut in (0..zipped.len()).step_by(5) {
+            check(&zipped[..cut]);
+        }
+        for i in (0..bytes.len()).step_by(3) {
+            for b in [b'"', b'}', b'x', 0xff, b'\\'] {
+                let mut flipped = bytes.to_vec();
+                flipped[i] = b;
+                check(&flipped);
+            }
+        }
     }
 
     #[test]
