@@ -4,24 +4,28 @@ use crate::replay::import::{Importer, Kind};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Arguments of `keyward import`.
-///
-/// Builds a world (SPEC B.1) from what the AWS CLI prints, unchanged:
-///
-///   aws kms describe-key --key-id K            > keys/K/describe-key.json
-///   aws kms get-key-policy --key-id K --policy-name default > keys/K/key-policy.json
-///   aws kms list-resource-tags --key-id K      > keys/K/tags.json
-///   aws kms list-grants --key-id K             > keys/K/grants.json
-///   aws kms list-aliases                       > aliases.json
-///   aws iam get-account-authorization-details  > authorization-details.json
-///   keyward import DIR --out world.json
-///
-/// PATHS are files or folders (read recursively); each file is recognized by its shape. The
-/// options name a file's kind explicitly. get-key-policy and list-resource-tags outputs do not
-/// say which key they belong to: give them as KEY=FILE (KEY a key id or ARN) or keep the key id
-/// in the file or folder name. The world is written only if it loads; every problem is reported
-/// with its file. Exit codes: 0 written, 2 on any error.
+/// What `keyward import --help` says after the options.
+const AFTER_HELP: &str = "\
+Builds a world (SPEC B.1) from what the AWS CLI prints, unchanged:
+
+  aws kms describe-key --key-id K                          > keys/K/describe-key.json
+  aws kms get-key-policy --key-id K --policy-name default  > keys/K/key-policy.json
+  aws kms list-resource-tags --key-id K                    > keys/K/tags.json
+  aws kms list-grants --key-id K                           > keys/K/grants.json
+  aws kms list-aliases                                     > aliases.json
+  aws iam get-account-authorization-details                > authorization-details.json
+  keyward import . --out world.json
+
+PATHS are files or folders (read recursively); each file is recognized by its shape, and the
+options name a file's kind explicitly. get-key-policy and list-resource-tags outputs do not say
+which key they belong to: give them as KEY=FILE (KEY a key id or ARN) or keep the key id in the
+file or folder name. Attached managed policies are read from the Policies of the authorization
+details (their default version). The world is written only if it loads; every problem is reported
+with its file. Exit codes: 0 written, 2 on any error.";
+
+/// Arguments of `keyward import` (the long help is [`AFTER_HELP`]).
 #[derive(clap::Args, Debug)]
+#[command(after_long_help = AFTER_HELP)]
 pub struct Args {
     /// Output of `aws kms describe-key`.
     #[arg(long, value_name = "FILE")]

@@ -9,23 +9,27 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-/// Arguments of `keyward replay`.
-///
-/// LOGS are CloudTrail log files as AWS writes them ({"Records": [...]}, gzip or not), folders of
-/// them (walked recursively, e.g. a copy of the trail's S3 bucket), JSON Lines of single records,
-/// or `-` for standard input. Records of other services are counted and skipped.
-///
-/// Each KMS record is mapped to the request AWS authorized and decided against --world. A record
-/// with no errorCode was allowed by AWS; AccessDenied / AccessDeniedException means AWS denied;
-/// other error codes are counted but not compared. Records are identified by file and record:
-/// the 0-based index in the file's Records array, or the 1-based line number for JSON Lines.
-///
-/// Exit codes: 0 when every compared decision agrees with AWS and no record was bad; 1 when some
-/// disagree or some records were bad (invalid JSON, missing fields, unknown identity types,
-/// truncated gzip — each reported, the replay still completes); 2 on usage errors or a world that
-/// cannot be loaded. With --against: 0 when no decision changes between the two worlds and no
-/// record was bad, 1 otherwise (disagreements with AWS are still reported).
+/// What `keyward replay --help` says after the options.
+const AFTER_HELP: &str = "\
+LOGS are CloudTrail log files as AWS writes them ({\"Records\": [...]}, gzip or not), folders of them
+(walked recursively, e.g. a copy of the trail's S3 bucket), JSON Lines of single records, or `-`
+for standard input. Records of other services are counted and skipped.
+
+Each KMS record is mapped to the request AWS authorized and decided against --world. No errorCode
+means AWS allowed; AccessDenied / AccessDeniedException means AWS denied; a PutKeyPolicy refused by
+the lockout safety check is MalformedPolicyDocumentException; other error codes are counted but not
+compared. Records are named by file and record: the 0-based index in the file's Records array, or
+the 1-based line number for JSON Lines.
+
+Exit codes: 0 when every compared decision agrees with AWS and no record was bad; 1 when some
+disagree or some records were bad (invalid JSON, missing fields, unknown identity types, truncated
+gzip: each is reported and the replay still completes); 2 on usage errors or a world that cannot be
+loaded. With --against: 0 when no decision changes between the two worlds and no record was bad,
+1 otherwise (disagreements with AWS are still reported).";
+
+/// Arguments of `keyward replay` (the long help is [`AFTER_HELP`]).
 #[derive(clap::Args, Debug)]
+#[command(after_long_help = AFTER_HELP)]
 pub struct Args {
     /// The world to decide against (a JSON file or a directory of them).
     #[arg(long, short, required_unless_present = "emit_requests")]
