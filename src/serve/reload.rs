@@ -1,0 +1,225 @@
+//! Replacing the serving world: from a `PUT /v1/world` body, or from the world path on SIGHUP
+//! and when its files change.
+//!
+//! Every reload reads, validates and compiles the new world on a blocking thread, away from the
+//! request path, then swaps it in atomically. A world that does not load is rejected whole:
+//! its errors are logged and counted, and the old world keeps serving. Reloads run one at a
+//! time, in the order they were asked for.
+
+use super::metrics::Trigger;
+use super::{Shared, WorldOrigin};
+use crate::engine::Engine;
+use crate::policy::{Finding, Severity};
+use crate::world::{LoadError, World};
+use axum::body::Bytes;
+use notify::{EventKind, RecursiveMode, Watcher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Where a new world comes from.
+pub enum Source {
+    /// The world path given at start (a file or a directory).
+    Path,
+    /// A request body holding a world (SPEC B.1).
+    Body(Bytes),
+}
+
+/// A world that was swapped in.
+#[derive(Clone, Debug)]
+pub struct Reloaded {
+    /// Its version.
+    pub version: u64,
+    /// Time to parse and compile it, in milliseconds.
+    pub compile_ms: f64,
+    /// Warnings found while loading it.
+    pub warnings: Vec<String>,
+}
+
+/// Why a reload was rejected.
+#[derive(Debug)]
+pub enum ReloadError {
+    /// The world does not load; the errors name their places.
+    Invalid(LoadError),
+    /// Loading failed inside keyward.
+    Internal(String),
+}
+
+/// Reads and compiles the world at `path`.
+pub fn load_file(path: &Path) -> Result<Engine, LoadError> {
+    World::load(path).map(Engine::compile)
+}
+
+/// Parses and compiles a world sent in a request body.
+fn load_body(body: &[u8]) -> Result<Engine, LoadError> {
+    let text = std::str::from_utf8(body).map_err(|e| LoadError {
+        errors: vec![Finding {
+            severity: Severity::Error,
+            place: "request body".into(),
+            message: format!("not UTF-8: {e}"),
+        }],
+    })?;
+    World::from_json(text, "request body").map(Engine::compile)
+}
+
+/// Loads a new world from `source`, swaps it in and records the reload; on failure the old
+/// world keeps serving.
+pub async fn reload(
+    shared: &Arc<Shared>,
+    source: Source,
+    trigger: Trigger,
+) -> Result<Reloaded, ReloadError> {
+    let _one_at_a_time = shared.reload_lock.lock().await;
+    let started = Instant::now();
+    let path = shared.world_path.clone();
+    let origin_source = match &source {
+        Source::Path => path.display().to_string(),
+        Source::Body(_) => "PUT /v1/world".to_owned(),
+    };
+    let compiled = tokio::task::spawn_blocking(move || match source {
+        Source::Path => load_file(&path),
+        Source::Body(body) => load_body(&body),
+    })
+    .await;
+    let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+    let result = match compiled {
+        Ok(Ok(engine)) => {
+            let warnings: Vec<String> = engine
+                .world()
+                .warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let version = shared.live.swap(engine);
+            if let Ok(mut origin) = shared.origin.lock() {
+                *origin = WorldOrigin {
+                    version,
+                    source: origin_source.clone(),
+                    trigger: trigger.as_str(),
+                    compile_ms,
+                };
+            }
+            eprintln!(
+                "keyward serve: world version {version} from {origin_source} ({}, {compile_ms:.1} ms)",
+                trigger.as_str()
+            );
+            Ok(Reloaded {
+                version,
+                compile_ms,
+                warnings,
+            })
+        }
+        Ok(Err(errors)) => {
+            eprintln!(
+                "keyward serve: rejected world from {origin_source} ({}); the old world keeps serving:\n{errors}",
+                trigger.as_str()
+            );
+            Err(ReloadError::Invalid(errors))
+        }
+        Err(join) => {
+            eprintln!(
+                "keyward serve: loading the world from {origin_source} failed inside keyward ({join}); the old world keeps serving"
+            );
+            Err(ReloadError::Internal(format!(
+                "loading the world failed inside keyward: {join}"
+            )))
+        }
+    };
+    shared.metrics.count_reload(trigger, result.is_ok());
+    result
+}
+
+/// Reloads the world from its path on every SIGHUP. The handler is installed before this
+/// returns, so a SIGHUP after it can no longer end the process.
+pub fn spawn_signal_reloader(shared: Arc<Shared>) -> std::io::Result<JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let _ = reload(&shared, Source::Path, Trigger::Sighup).await;
+        }
+    }))
+}
+
+/// A running watch of the world path; dropping it stops the watch.
+pub struct WorldWatch {
+    _watcher: notify::RecommendedWatcher,
+    task: JoinHandle<()>,
+}
+
+impl WorldWatch {
+    /// Stops watching and waits for a reload in progress to finish.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Watches the world path and reloads after its files change and then stay quiet for
+/// `debounce` (editors and deploy tools write a file in several steps).
+///
+/// For a file, its directory is watched and events are filtered to the file's name, so a file
+/// replaced by a rename (as editors and config-management tools do) is still followed.
+pub fn watch(shared: Arc<Shared>, debounce: Duration) -> notify::Result<WorldWatch> {
+    let target = shared
+        .world_path
+        .canonicalize()
+        .map_err(notify::Error::io)?;
+    let (dir, name) = if target.is_dir() {
+        (target.clone(), None)
+    } else {
+        let dir = target
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        (dir, target.file_name().map(|n| n.to_owned()))
+    };
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if !changes_content(&event.kind) {
+            return;
+        }
+        let relevant = event.paths.iter().any(|p| match &name {
+            Some(name) => p.file_name() == Some(name.as_os_str()),
+            None => p.extension().is_some_and(|e| e == "json"),
+        });
+        if relevant {
+            // A full channel already holds a pending change: nothing is lost.
+            let _ = tx.try_send(());
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    let task = tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            // Wait until the files have been quiet for `debounce`.
+            loop {
+                match tokio::time::timeout(debounce, rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_quiet) => break,
+                }
+            }
+            let _ = reload(&shared, Source::Path, Trigger::Watch).await;
+        }
+    });
+    Ok(WorldWatch {
+        _watcher: watcher,
+        task,
+    })
+}
+
+/// Whether a file event may have changed what the world files hold (reads do not).
+fn changes_content(kind: &EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => !matches!(
+            kind,
+            EventKind::Modify(notify::event::ModifyKind::Metadata(_))
+        ),
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        _ => false,
+    }
+}
