@@ -280,6 +280,44 @@ pub const ACTIONS: &[ActionInfo] = &[
     a("VerifyMac", Key, true, true, true, false, true),
 ];
 
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The id of an action named exactly `name`, at compile time.
+const fn id_of(name: &str) -> ActionId {
+    let mut i = 0;
+    while i < ACTIONS.len() {
+        if same(ACTIONS[i].name, name) {
+            return i as ActionId;
+        }
+        i += 1;
+    }
+    panic!("unknown KMS action")
+}
+
+/// Ids of the actions the evaluators treat specially.
+pub const CREATE_GRANT: ActionId = id_of("CreateGrant");
+pub const CREATE_KEY: ActionId = id_of("CreateKey");
+pub const RETIRE_GRANT: ActionId = id_of("RetireGrant");
+pub const RE_ENCRYPT_FROM: ActionId = id_of("ReEncryptFrom");
+pub const RE_ENCRYPT_TO: ActionId = id_of("ReEncryptTo");
+pub const SIGN: ActionId = id_of("Sign");
+pub const VERIFY: ActionId = id_of("Verify");
+pub const LIST_GRANTS: ActionId = id_of("ListGrants");
+pub const REVOKE_GRANT: ActionId = id_of("RevokeGrant");
+
 /// Number of KMS actions; fits an action bitset in a `u64`.
 pub const ACTION_COUNT: usize = ACTIONS.len();
 const _: () = assert!(ACTION_COUNT <= 64);

@@ -7,17 +7,25 @@ use std::fmt;
 /// Splits an ARN on its first five colons into `[arn, partition, service, region, account,
 /// resource]`; `None` when the text is not an ARN.
 pub fn split_arn(text: &str) -> Option<[&str; 6]> {
-    let mut parts = text.splitn(6, ':');
-    let arn = parts.next()?;
-    if arn != "arn" {
+    if !text.starts_with("arn:") {
         return None;
     }
-    let partition = parts.next()?;
-    let service = parts.next()?;
-    let region = parts.next()?;
-    let account = parts.next()?;
-    let resource = parts.next()?;
-    Some([arn, partition, service, region, account, resource])
+    let bytes = text.as_bytes();
+    let mut parts = [""; 6];
+    let mut start = 0;
+    let mut part = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b':' {
+            parts[part] = &text[start..i];
+            start = i + 1;
+            part += 1;
+            if part == 5 {
+                parts[5] = &text[start..];
+                return Some(parts);
+            }
+        }
+    }
+    None
 }
 
 /// Whether `text` is a 12-digit AWS account id.

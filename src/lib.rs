@@ -17,10 +17,12 @@
 
 pub mod actions;
 pub mod arn;
+pub mod bench;
 pub mod cli;
 pub mod context;
 pub mod decision;
 pub mod engine;
+pub mod gen;
 pub mod json;
 pub mod pattern;
 pub mod policy;

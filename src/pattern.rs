@@ -15,9 +15,20 @@ pub enum Token {
 }
 
 /// A parsed wildcard pattern.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Glob {
     tokens: Vec<Token>,
+    /// Every literal is ASCII: with ASCII text, matching can work on bytes.
+    ascii: bool,
+}
+
+impl Default for Glob {
+    fn default() -> Glob {
+        Glob {
+            tokens: Vec::new(),
+            ascii: true,
+        }
+    }
 }
 
 impl Glob {
@@ -37,6 +48,7 @@ impl Glob {
 
     /// Appends `text` with `*` and `?` as wildcards.
     pub fn push_pattern(&mut self, text: &str) {
+        self.ascii &= text.is_ascii();
         self.tokens.extend(text.chars().map(|c| match c {
             '*' => Token::Star,
             '?' => Token::One,
@@ -46,7 +58,16 @@ impl Glob {
 
     /// Appends `text` as literal characters.
     pub fn push_literal(&mut self, text: &str) {
+        self.ascii &= text.is_ascii();
         self.tokens.extend(text.chars().map(Token::Lit));
+    }
+
+    /// Appends one token.
+    fn push_token(&mut self, t: Token) {
+        if let Token::Lit(c) = t {
+            self.ascii &= c.is_ascii();
+        }
+        self.tokens.push(t);
     }
 
     /// The tokens, in order.
@@ -65,9 +86,52 @@ impl Glob {
             .collect()
     }
 
+    /// [`Glob::matches`] for an ASCII pattern and ASCII text, byte by byte.
+    fn matches_ascii(&self, text: &[u8], ignore_case: bool) -> bool {
+        let toks = &self.tokens;
+        let eq = |p: char, t: u8| {
+            let p = p as u8;
+            p == t || (ignore_case && p.eq_ignore_ascii_case(&t))
+        };
+        let (mut p, mut t) = (0usize, 0usize);
+        let mut backtrack: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match toks.get(p) {
+                Some(Token::Star) => {
+                    p += 1;
+                    backtrack = Some((p, t));
+                    continue;
+                }
+                Some(Token::One) => {
+                    p += 1;
+                    t += 1;
+                    continue;
+                }
+                Some(Token::Lit(l)) if eq(*l, text[t]) => {
+                    p += 1;
+                    t += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            match backtrack {
+                Some((bp, bt)) => {
+                    p = bp;
+                    t = bt + 1;
+                    backtrack = Some((bp, t));
+                }
+                None => return false,
+            }
+        }
+        toks[p..].iter().all(|t| *t == Token::Star)
+    }
+
     /// Matches the whole of `text`, case-sensitively or not. Runs without allocating: a star
     /// remembers where it started and retries one character further on a mismatch.
     pub fn matches(&self, text: &str, ignore_case: bool) -> bool {
+        if self.ascii && text.is_ascii() {
+            return self.matches_ascii(text.as_bytes(), ignore_case);
+        }
         let eq =
             |p: char, t: char| p == t || (ignore_case && p.to_lowercase().eq(t.to_lowercase()));
         let toks = &self.tokens;
@@ -136,6 +200,79 @@ pub fn arn_matches(pattern: &Glob, arn: &str, ignore_case: bool) -> bool {
         .all(|(g, p)| g.matches(p, ignore_case))
 }
 
+/// One part of a compiled ARN pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// `*`: any text.
+    Any,
+    /// No wildcard: plain equality.
+    Exact(Box<str>),
+    Glob(Glob),
+}
+
+impl Part {
+    fn new(g: Glob) -> Part {
+        if g.tokens == [Token::Star] {
+            Part::Any
+        } else if let Some(s) = g.as_literal() {
+            Part::Exact(s.into())
+        } else {
+            Part::Glob(g)
+        }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            Part::Any => true,
+            Part::Exact(s) => **s == *text,
+            Part::Glob(g) => g.matches(text, false),
+        }
+    }
+}
+
+/// An ARN pattern split into its six parts once, so matching allocates nothing; the same
+/// semantics as [`arn_matches`] (case-sensitive).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ArnPattern {
+    Parts(Box<[Part; 6]>),
+    /// Fewer than six parts: matched against the whole text.
+    Whole(Glob),
+}
+
+impl ArnPattern {
+    /// Compiles a wildcard pattern.
+    pub fn new(pattern: &Glob) -> ArnPattern {
+        let mut globs: Vec<Glob> = vec![Glob::default()];
+        for t in pattern.tokens() {
+            if *t == Token::Lit(':') && globs.len() < 6 {
+                globs.push(Glob::default());
+            } else {
+                globs.last_mut().expect("never empty").push_token(t.clone());
+            }
+        }
+        match <[Glob; 6]>::try_from(globs) {
+            Ok(parts) => ArnPattern::Parts(Box::new(parts.map(Part::new))),
+            Err(_) => ArnPattern::Whole(pattern.clone()),
+        }
+    }
+
+    /// Whether `arn` matches.
+    pub fn matches(&self, arn: &str) -> bool {
+        self.matches_parts(arn, crate::arn::split_arn(arn).as_ref())
+    }
+
+    /// Whether `arn`, already split by [`crate::arn::split_arn`], matches.
+    pub fn matches_parts(&self, arn: &str, parts: Option<&[&str; 6]>) -> bool {
+        let Some(parts) = parts else {
+            return false;
+        };
+        match self {
+            ArnPattern::Parts(p) => p.iter().zip(parts).all(|(p, t)| p.matches(t)),
+            ArnPattern::Whole(g) => g.matches(arn, false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +302,33 @@ mod tests {
         let v = "arn:aws:svc:us-east-2:999999999999:store/abc:111122223333:x/doc";
         assert!(!arn_matches(&p, v, false));
         assert!(p.matches(v, false));
+    }
+
+    #[test]
+    fn compiled_arn_patterns_agree() {
+        let arns = [
+            "arn:aws:cloudtrail:us-east-2:111122223333:trail/t",
+            "arn:aws:svc:us-east-2:999999999999:store/abc:111122223333:x/doc",
+            "arn:aws:kms:us-west-2:111122223333:key/k",
+            "x",
+        ];
+        for p in [
+            "arn:aws:cloudtrail:*:111122223333:trail/*",
+            "arn:aws:svc:*:111122223333:x/*",
+            "*",
+            "arn:aws:kms:*:*:*",
+            "arn:aws:kms:us-west-2:111122223333:key/k",
+            "arn:aws:kms:us-west-2:111122223333:key/?",
+        ] {
+            let g = Glob::new(p);
+            for a in arns {
+                assert_eq!(
+                    ArnPattern::new(&g).matches(a),
+                    arn_matches(&g, a, false),
+                    "{p} vs {a}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -218,3 +218,137 @@ fn no_input_panics() {
         assert!(!text(&out.stderr).contains("panicked"), "{input:?}");
     }
 }
+
+#[test]
+fn gen_then_bench_with_a_baseline_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let gen = keyward(
+        &[
+            "gen",
+            "--keys",
+            "50",
+            "--principals",
+            "30",
+            "--seed",
+            "3",
+            "--requests",
+            "500",
+            "--out",
+            out,
+        ],
+        None,
+    );
+    assert!(gen.status.success(), "{}", text(&gen.stderr));
+    let again = tempfile::tempdir().unwrap();
+    keyward(
+        &[
+            "gen",
+            "--keys",
+            "50",
+            "--principals",
+            "30",
+            "--seed",
+            "3",
+            "--requests",
+            "500",
+            "--out",
+            again.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    for f in ["world.json", "requests.jsonl"] {
+        assert_eq!(
+            std::fs::read(dir.path().join(f)).unwrap(),
+            std::fs::read(again.path().join(f)).unwrap(),
+            "{f} is deterministic per seed"
+        );
+    }
+    let world = dir.path().join("world.json");
+    let requests = dir.path().join("requests.jsonl");
+    let baseline = dir.path().join("baseline.json");
+    let (w, r, b) = (
+        world.to_str().unwrap(),
+        requests.to_str().unwrap(),
+        baseline.to_str().unwrap(),
+    );
+    let run = keyward(
+        &[
+            "bench",
+            "--world",
+            w,
+            "--requests",
+            r,
+            "--seconds",
+            "0.05",
+            "--threads",
+            "2",
+            "--json",
+            "--save-baseline",
+            b,
+        ],
+        None,
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let report: serde_json::Value = serde_json::from_str(text(&run.stdout).trim()).unwrap();
+    for field in [
+        "/single_thread/checks_per_sec",
+        "/multi_thread/checks_per_sec",
+        "/compile_ms",
+    ] {
+        assert!(
+            report
+                .pointer(field)
+                .and_then(serde_json::Value::as_f64)
+                .is_some_and(|v| v > 0.0),
+            "{field} in {report}"
+        );
+    }
+    assert_eq!(report["multi_thread"]["threads"], 2);
+    assert!(report["world_bytes"].is_u64());
+    // A baseline a thousand times faster than this machine is a regression: exit 1.
+    let mut fast = report.clone();
+    for p in ["single_thread", "multi_thread"] {
+        fast[p]["checks_per_sec"] =
+            serde_json::json!(report[p]["checks_per_sec"].as_f64().unwrap() * 1000.0);
+    }
+    std::fs::write(&baseline, fast.to_string()).unwrap();
+    let gate = keyward(
+        &[
+            "bench",
+            "--world",
+            w,
+            "--requests",
+            r,
+            "--seconds",
+            "0.05",
+            "--baseline",
+            b,
+        ],
+        None,
+    );
+    assert_eq!(gate.status.code(), Some(1), "{}", text(&gate.stderr));
+    assert!(text(&gate.stderr).contains("regression"));
+    // Against a baseline a thousand times slower, the gate passes.
+    for p in ["single_thread", "multi_thread"] {
+        fast[p]["checks_per_sec"] =
+            serde_json::json!(report[p]["checks_per_sec"].as_f64().unwrap() / 1000.0);
+    }
+    fast["single_thread"]["resolved_checks_per_sec"] = serde_json::json!(1.0);
+    std::fs::write(&baseline, fast.to_string()).unwrap();
+    let gate = keyward(
+        &[
+            "bench",
+            "--world",
+            w,
+            "--requests",
+            r,
+            "--seconds",
+            "0.05",
+            "--baseline",
+            b,
+        ],
+        None,
+    );
+    assert!(gate.status.success(), "{}", text(&gate.stderr));
+}

@@ -5,29 +5,60 @@
 //! few bit operations and evaluates conditions for those alone.
 
 use super::cond::CCondition;
-use crate::actions::{ActionSet, ACTIONS, ACTION_COUNT};
+use crate::actions::{ActionSet, ACTIONS};
 use crate::arn::PrincipalEntry;
 use crate::decision::{Reason, Source};
-use crate::pattern::{arn_matches, Glob};
+use crate::pattern::{arn_matches, ArnPattern, Glob};
 use crate::policy::{
     Actions, Effect, Policy, Principals, ResourcePattern, Resources, Statement, Template,
 };
 use crate::world::World;
 use hashbrown::HashMap;
+use smallvec::SmallVec;
 
 /// Dense id of an interned principal token (a user, session, role, account or service).
 pub type TokenId = u32;
 
-/// The principal tokens that policies and grants mention, interned to dense ids. Sessions and
-/// federated users are keyed by their ARN without the partition (`sts::ACCOUNT:assumed-role/R/S`),
-/// users by their full ARN, roles by account and name (role ARNs in policies carry paths that
-/// session ARNs do not).
+/// What a name resolves to: the token policies and grants know the principal by, and the world
+/// principal that holds its identity policies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Entry {
+    pub token: Option<TokenId>,
+    pub principal: Option<u32>,
+}
+
+/// A role by account and name (role ARNs in policies carry paths that session ARNs do not).
+#[derive(Debug, Hash, PartialEq, Eq)]
+pub struct RoleKey {
+    account: Box<str>,
+    name: Box<str>,
+}
+
+/// A borrowed [`RoleKey`], to look roles up without allocating; hashes as `RoleKey` does.
+#[derive(Hash)]
+pub struct RoleQuery<'a> {
+    pub account: &'a str,
+    pub name: &'a str,
+}
+
+impl hashbrown::Equivalent<RoleKey> for RoleQuery<'_> {
+    fn equivalent(&self, key: &RoleKey) -> bool {
+        *key.account == *self.account && *key.name == *self.name
+    }
+}
+
+/// The names of principals that policies, grants and the world mention, interned to dense
+/// token ids. A check resolves a caller with one lookup for its ARN and one for its role.
 #[derive(Default)]
-pub struct Tokens {
-    pub exact: HashMap<Box<str>, TokenId>,
-    pub roles: HashMap<Box<str>, HashMap<Box<str>, TokenId>>,
+pub struct Names {
+    /// Users and world principals by full ARN; sessions and federated users (as policies name
+    /// them) by ARN without the partition (`sts::ACCOUNT:assumed-role/R/S`).
+    pub arns: HashMap<Box<str>, Entry>,
+    pub roles: HashMap<RoleKey, Entry>,
     pub accounts: HashMap<Box<str>, TokenId>,
     pub services: HashMap<Box<str>, TokenId>,
+    /// Whether some world principal is listed under an STS ARN (a session or federated user).
+    pub sts_principals: bool,
     next: TokenId,
 }
 
@@ -42,15 +73,33 @@ pub enum TokenKind {
     Account,
 }
 
-impl Tokens {
-    fn id(map: &mut HashMap<Box<str>, TokenId>, next: &mut TokenId, key: &str) -> TokenId {
+impl Names {
+    fn fresh(next: &mut TokenId) -> TokenId {
+        let id = *next;
+        *next += 1;
+        id
+    }
+
+    fn token(slot: &mut Option<TokenId>, next: &mut TokenId) -> TokenId {
+        *slot.get_or_insert_with(|| Self::fresh(next))
+    }
+
+    fn simple(map: &mut HashMap<Box<str>, TokenId>, next: &mut TokenId, key: &str) -> TokenId {
         if let Some(&id) = map.get(key) {
             return id;
         }
-        let id = *next;
-        *next += 1;
+        let id = Self::fresh(next);
         map.insert(key.into(), id);
         id
+    }
+
+    fn role(&mut self, account: &str, name: &str) -> &mut Entry {
+        self.roles
+            .entry(RoleKey {
+                account: account.into(),
+                name: name.into(),
+            })
+            .or_default()
     }
 
     /// Interns a principal entry; `None` for entries matched otherwise (`*`) or never.
@@ -58,38 +107,65 @@ impl Tokens {
         let next = &mut self.next;
         Some(match e {
             PrincipalEntry::Any | PrincipalEntry::Never(_) => return None,
-            PrincipalEntry::Account(a) => {
-                (Self::id(&mut self.accounts, next, a), TokenKind::Account)
+            PrincipalEntry::Account(a) => (
+                Self::simple(&mut self.accounts, next, a),
+                TokenKind::Account,
+            ),
+            PrincipalEntry::Service(s) => {
+                (Self::simple(&mut self.services, next, s), TokenKind::Exact)
             }
-            PrincipalEntry::User { arn, .. } => {
-                (Self::id(&mut self.exact, next, arn), TokenKind::Exact)
-            }
+            PrincipalEntry::User { arn, .. } => (
+                Self::token(
+                    &mut self.arns.entry(arn.as_str().into()).or_default().token,
+                    next,
+                ),
+                TokenKind::Exact,
+            ),
             PrincipalEntry::Session {
                 account,
                 role,
                 session,
-            } => (
-                Self::id(
-                    &mut self.exact,
-                    next,
-                    &format!("sts::{account}:assumed-role/{role}/{session}"),
-                ),
-                TokenKind::Exact,
-            ),
-            PrincipalEntry::FederatedUser { account, name } => (
-                Self::id(
-                    &mut self.exact,
-                    next,
-                    &format!("sts::{account}:federated-user/{name}"),
-                ),
-                TokenKind::Exact,
-            ),
-            PrincipalEntry::Service(s) => (Self::id(&mut self.services, next, s), TokenKind::Exact),
+            } => {
+                let key = format!("sts::{account}:assumed-role/{role}/{session}");
+                (
+                    Self::token(&mut self.arns.entry(key.into()).or_default().token, next),
+                    TokenKind::Exact,
+                )
+            }
+            PrincipalEntry::FederatedUser { account, name } => {
+                let key = format!("sts::{account}:federated-user/{name}");
+                (
+                    Self::token(&mut self.arns.entry(key.into()).or_default().token, next),
+                    TokenKind::Exact,
+                )
+            }
             PrincipalEntry::Role { account, name } => {
-                let names = self.roles.entry(account.as_str().into()).or_default();
-                (Self::id(names, next, name), TokenKind::Role)
+                let entry = self
+                    .roles
+                    .entry(RoleKey {
+                        account: account.as_str().into(),
+                        name: name.as_str().into(),
+                    })
+                    .or_default();
+                (Self::token(&mut entry.token, next), TokenKind::Role)
             }
         })
+    }
+
+    /// Records world principal `index`, listed under `arn`.
+    fn add_principal(&mut self, arn: &str, index: u32) {
+        self.arns.entry(arn.into()).or_default().principal = Some(index);
+        match crate::arn::split_arn(arn) {
+            Some([_, _, "iam", _, account, res]) => {
+                if let Some(path) = res.strip_prefix("role/") {
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    // As the world's own index: a later role of the same name wins.
+                    self.role(account, name).principal = Some(index);
+                }
+            }
+            Some([_, _, "sts", ..]) => self.sts_principals = true,
+            _ => {}
+        }
     }
 
     /// Number of distinct tokens.
@@ -121,7 +197,7 @@ pub enum CPattern {
     Any,
     /// No wildcard and no variable: plain string equality.
     Exact(Box<str>),
-    Glob(Glob),
+    Arn(ArnPattern),
     /// Has policy variables: resolved per check.
     Var(Template),
 }
@@ -138,7 +214,7 @@ impl CResource {
                 ResourcePattern::Any => CPattern::Any,
                 ResourcePattern::Arn(t) => match t.as_plain() {
                     Some(s) if !s.contains(['*', '?']) => CPattern::Exact(s.into()),
-                    Some(s) => CPattern::Glob(Glob::new(&s)),
+                    Some(s) => CPattern::Arn(ArnPattern::new(&Glob::new(&s))),
                     None => CPattern::Var(crate::engine::cond::lower_template_vars(t)),
                 },
             })
@@ -154,15 +230,21 @@ impl CResource {
         matches!(self, CResource::Patterns { patterns, .. } if patterns.iter().any(|p| matches!(p, CPattern::Var(_))))
     }
 
-    /// Matches a resource ARN; variables resolve with `glob_of`.
-    pub fn matches(&self, resource: &str, glob_of: impl Fn(&Template) -> Option<Glob>) -> bool {
+    /// Matches a resource ARN, given also split into its parts; variables resolve with
+    /// `glob_of`.
+    pub fn matches(
+        &self,
+        resource: &str,
+        parts: Option<&[&str; 6]>,
+        glob_of: impl Fn(&Template) -> Option<Glob>,
+    ) -> bool {
         match self {
             CResource::Any => true,
             CResource::Patterns { negated, patterns } => {
                 let hit = patterns.iter().any(|p| match p {
                     CPattern::Any => true,
                     CPattern::Exact(s) => **s == *resource,
-                    CPattern::Glob(g) => arn_matches(g, resource, false),
+                    CPattern::Arn(p) => p.matches_parts(resource, parts),
                     CPattern::Var(t) => {
                         glob_of(t).is_some_and(|g| arn_matches(&g, resource, false))
                     }
@@ -175,14 +257,11 @@ impl CResource {
 
 /// The actions a statement's `Action`/`NotAction` covers, as a bitset over the KMS actions.
 pub fn action_set(actions: &Actions) -> ActionSet {
+    let globs: Vec<Glob> = actions.patterns.iter().map(|p| Glob::new(p)).collect();
     let mut set = ActionSet::EMPTY;
     for (id, info) in ACTIONS.iter().enumerate() {
         let name = format!("kms:{}", info.name);
-        if actions
-            .patterns
-            .iter()
-            .any(|p| Glob::new(p).matches(&name, true))
-        {
+        if globs.iter().any(|g| g.matches(&name, true)) {
             set.insert(id as u8);
         }
     }
@@ -225,17 +304,22 @@ impl CStatement {
     }
 }
 
-/// Up to 64 statements of one policy, indexed by action and principal.
+/// What every candidate check reads of a statement, kept small and contiguous: the actions it
+/// can apply to (empty when its resource can never match) and its effect.
+#[derive(Clone, Copy, Debug)]
+pub struct Hot {
+    pub actions: ActionSet,
+    pub effect: Effect,
+}
+
+/// Up to 64 statements of a key policy, indexed by principal: bit `i` of a mask stands for
+/// statement `base + i`.
 #[derive(Clone, Debug)]
 pub struct Chunk {
     /// Index of the chunk's first statement.
     pub base: u32,
-    /// Per action: the Allow statements that may apply.
-    pub allow: [u64; ACTION_COUNT],
-    /// Per action: the Deny statements that may apply.
-    pub deny: [u64; ACTION_COUNT],
-    /// For key policies: per principal token, the statements naming it; sorted by token.
-    pub by_token: Vec<(TokenId, TokenKind, u64)>,
+    /// Per principal token, the statements naming it; sorted by token.
+    pub by_token: SmallVec<[(TokenId, TokenKind, u64); 4]>,
     /// Statements whose principal is `*`.
     pub star: u64,
     /// Statements with `NotPrincipal`.
@@ -246,9 +330,7 @@ impl Chunk {
     fn new(base: u32) -> Chunk {
         Chunk {
             base,
-            allow: [0; ACTION_COUNT],
-            deny: [0; ACTION_COUNT],
-            by_token: Vec::new(),
+            by_token: SmallVec::new(),
             star: 0,
             not_principal: 0,
         }
@@ -258,65 +340,60 @@ impl Chunk {
     #[inline]
     pub fn token_mask(&self, token: Option<TokenId>) -> u64 {
         let Some(t) = token else { return 0 };
-        match self.by_token.binary_search_by_key(&t, |e| e.0) {
-            Ok(i) => self.by_token[i].2,
-            Err(_) => 0,
-        }
+        self.by_token.iter().find(|e| e.0 == t).map_or(0, |e| e.2)
     }
 }
 
-/// A compiled policy: its statements and their chunks.
+/// A compiled policy: the hot part of each statement, the rest, and (for key policies) the
+/// principal index.
 #[derive(Clone, Debug, Default)]
 pub struct CPolicy {
+    pub hot: Vec<Hot>,
     pub statements: Vec<CStatement>,
     pub chunks: Vec<Chunk>,
 }
 
 impl CPolicy {
     /// Adds a statement. `resource_ok` says whether its resource can match (statically false
-    /// drops it from the masks); `principals` is `None` for identity policies.
+    /// makes it inert); `names` interns the principals of key-policy statements.
     fn push(
         &mut self,
         st: &Statement,
         reason: Reason,
         resource_ok: bool,
-        tokens: Option<&mut Tokens>,
+        names: Option<&mut Names>,
     ) {
         let index = self.statements.len() as u32;
+        let bit = 1u64 << (index % 64);
+        let actions = match (&st.action, &st.resource, resource_ok) {
+            (Some(actions), Some(_), true) => action_set(actions),
+            _ => ActionSet::EMPTY,
+        };
+        self.hot.push(Hot {
+            actions,
+            effect: st.effect,
+        });
+        self.statements.push(CStatement::compile(st, reason));
+        let Some(names) = names else { return };
         if index % 64 == 0 {
             self.chunks.push(Chunk::new(index));
         }
-        let compiled = CStatement::compile(st, reason);
         let chunk = self.chunks.last_mut().expect("pushed above");
-        let bit = 1u64 << (index % 64);
-        if let (Some(actions), Some(_), true) = (&st.action, &st.resource, resource_ok) {
-            let masks = if st.effect == Effect::Allow {
-                &mut chunk.allow
-            } else {
-                &mut chunk.deny
-            };
-            for a in action_set(actions).iter() {
-                masks[a as usize] |= bit;
-            }
+        let Some(p) = &st.principal else { return };
+        if p.negated {
+            chunk.not_principal |= bit;
+            return;
         }
-        if let (Some(p), Some(tokens)) = (&st.principal, tokens) {
-            if p.negated {
-                chunk.not_principal |= bit;
-            } else {
-                for e in &p.entries {
-                    if *e == PrincipalEntry::Any {
-                        chunk.star |= bit;
-                    } else if let Some((t, kind)) = tokens.intern(e) {
-                        match chunk.by_token.iter_mut().find(|x| x.0 == t) {
-                            Some(x) => x.2 |= bit,
-                            None => chunk.by_token.push((t, kind, bit)),
-                        }
-                    }
+        for e in &p.entries {
+            if *e == PrincipalEntry::Any {
+                chunk.star |= bit;
+            } else if let Some((t, kind)) = names.intern(e) {
+                match chunk.by_token.iter_mut().find(|x| x.0 == t) {
+                    Some(x) => x.2 |= bit,
+                    None => chunk.by_token.push((t, kind, bit)),
                 }
-                chunk.by_token.sort_by_key(|x| x.0);
             }
         }
-        self.statements.push(compiled);
     }
 }
 
@@ -326,6 +403,25 @@ pub struct CKey {
     pub policy: Option<CPolicy>,
     /// The key's grants (indexes into `World::grants`, in world order) by grantee token.
     pub grants_by_token: Vec<(TokenId, TokenKind, Vec<u32>)>,
+    /// The error cryptographic operations meet when the key is not enabled.
+    pub state_error: Option<&'static str>,
+    /// Where the key ARN's first five colons are, so checks never split it again.
+    pub colons: [u16; 5],
+}
+
+impl CKey {
+    /// The key ARN split into its six parts.
+    pub fn parts<'a>(&self, arn: &'a str) -> [&'a str; 6] {
+        let c = self.colons.map(usize::from);
+        [
+            &arn[..c[0]],
+            &arn[c[0] + 1..c[1]],
+            &arn[c[1] + 1..c[2]],
+            &arn[c[2] + 1..c[3]],
+            &arn[c[3] + 1..c[4]],
+            &arn[c[4] + 1..],
+        ]
+    }
 }
 
 /// A principal's identity side, compiled: its own and its groups' policies flattened in the
@@ -337,14 +433,13 @@ pub struct CIdentity {
 
 /// Everything compiled from a world, indexed for lookups.
 pub struct Tables {
-    pub tokens: Tokens,
+    pub names: Names,
     pub key_by_arn: HashMap<Box<str>, u32>,
     pub key_by_alias_arn: HashMap<Box<str>, u32>,
     pub keys: Vec<CKey>,
+    /// The operations of each grant of the world, as action sets.
+    pub grant_operations: Vec<ActionSet>,
     pub identities: Vec<CIdentity>,
-    /// World principals by exact ARN, and roles by account and name.
-    pub principal_by_arn: HashMap<Box<str>, u32>,
-    pub principal_by_role: HashMap<Box<str>, HashMap<Box<str>, u32>>,
 }
 
 fn statement_reason(source: Source, index: usize, st: &Statement) -> Reason {
@@ -357,7 +452,7 @@ fn statement_reason(source: Source, index: usize, st: &Statement) -> Reason {
 
 /// Compiles `world`.
 pub fn compile(world: &World) -> Tables {
-    let mut tokens = Tokens::default();
+    let mut tokens = Names::default();
     let mut key_by_arn = HashMap::with_capacity(world.keys.len());
     let mut key_by_alias_arn = HashMap::new();
     let mut keys = Vec::with_capacity(world.keys.len());
@@ -379,16 +474,28 @@ pub fn compile(world: &World) -> Tables {
                 let compiled = st.resource.as_ref().map(CResource::compile);
                 // A key-policy statement's resource is matched against this key's ARN once, here,
                 // unless it has variables.
-                let ok = compiled
-                    .as_ref()
-                    .is_some_and(|r| r.is_dynamic() || r.matches(&key.arn, |_| None));
+                let ok = compiled.as_ref().is_some_and(|r| {
+                    r.is_dynamic()
+                        || r.matches(&key.arn, crate::arn::split_arn(&key.arn).as_ref(), |_| None)
+                });
                 c.push(st, reason, ok, Some(&mut tokens));
             }
             c
         });
+        let state_error = match key.metadata.key_state.as_str() {
+            "Enabled" => None,
+            "Disabled" => Some("DisabledException"),
+            _ => Some("KMSInvalidStateException"),
+        };
+        let mut colons = [0u16; 5];
+        for (slot, (i, _)) in colons.iter_mut().zip(key.arn.match_indices(':')) {
+            *slot = i as u16;
+        }
         keys.push(CKey {
             policy,
             grants_by_token: Vec::new(),
+            state_error,
+            colons,
         });
     }
     for (g, grant) in world.grants.iter().enumerate() {
@@ -407,20 +514,23 @@ pub fn compile(world: &World) -> Tables {
     for k in &mut keys {
         k.grants_by_token.sort_by_key(|x| x.0);
     }
-    let mut principal_by_arn = HashMap::with_capacity(world.principals.len());
-    let mut principal_by_role: HashMap<Box<str>, HashMap<Box<str>, u32>> = HashMap::new();
+    let grant_operations = world
+        .grants
+        .iter()
+        .map(|g| {
+            let mut set = ActionSet::EMPTY;
+            for op in &g.operations {
+                // Grant operations are exact names (the loader rejects others).
+                if let Some(id) = ACTIONS.iter().position(|a| a.name == op) {
+                    set.insert(id as u8);
+                }
+            }
+            set
+        })
+        .collect();
     let mut identities = Vec::with_capacity(world.principals.len());
     for (i, p) in world.principals.iter().enumerate() {
-        principal_by_arn.insert(p.arn.as_str().into(), i as u32);
-        if let Some([_, _, "iam", _, account, res]) = crate::arn::split_arn(&p.arn) {
-            if let Some(path) = res.strip_prefix("role/") {
-                let name = path.rsplit('/').next().unwrap_or(path);
-                principal_by_role
-                    .entry(account.into())
-                    .or_default()
-                    .insert(name.into(), i as u32);
-            }
-        }
+        tokens.add_principal(&p.arn, i as u32);
         let mut policies = CPolicy::default();
         let mut add = |policy: &Policy, source: Source| {
             for (s, st) in policy.statements.iter().enumerate() {
@@ -470,12 +580,11 @@ pub fn compile(world: &World) -> Tables {
         identities.push(CIdentity { policies, boundary });
     }
     Tables {
-        tokens,
+        names: tokens,
         key_by_arn,
         key_by_alias_arn,
         keys,
+        grant_operations,
         identities,
-        principal_by_arn,
-        principal_by_role,
     }
 }

@@ -3,9 +3,9 @@
 //! only values with policy variables are resolved per check. The semantics are Part A §3.2–§3.4,
 //! the same as the reference evaluator's.
 
-use super::view::{Val, View};
+use super::view::{CKey, Val, View};
 use crate::context::Layer;
-use crate::pattern::{arn_matches, Glob};
+use crate::pattern::{arn_matches, ArnPattern, Glob};
 use crate::policy::condition::{cidr_contains, parse_date, parse_number};
 use crate::policy::template::Piece;
 use crate::policy::{BaseOp, CondValue, Condition, Family, SetOp, Template};
@@ -27,13 +27,20 @@ enum Pattern {
     Var(Template),
 }
 
+/// An ARN policy value: split into parts once, or a template with variables.
+#[derive(Clone, Debug)]
+enum ArnValue {
+    Lit(ArnPattern),
+    Var(Template),
+}
+
 /// The policy values of one condition, typed by operator family.
 #[derive(Clone, Debug)]
 enum Values {
     Equal(Vec<Text>),
     EqualIgnoreCase(Vec<Text>),
     Like(Vec<Pattern>),
-    Arn(Vec<Pattern>),
+    Arn(Vec<ArnValue>),
     Bool(Vec<Text>),
     Number(Vec<f64>),
     Date(Vec<i128>),
@@ -51,7 +58,7 @@ pub struct CCondition {
     base: BaseOp,
     set: Option<SetOp>,
     if_exists: bool,
-    key_lower: Box<str>,
+    key: CKey,
     values: Values,
 }
 
@@ -115,7 +122,15 @@ impl CCondition {
                 Values::EqualIgnoreCase(texts(true))
             }
             StringLike | StringNotLike => Values::Like(patterns()),
-            ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => Values::Arn(patterns()),
+            ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => Values::Arn(
+                patterns()
+                    .into_iter()
+                    .map(|p| match p {
+                        Pattern::Lit(g) => ArnValue::Lit(ArnPattern::new(&g)),
+                        Pattern::Var(t) => ArnValue::Var(t),
+                    })
+                    .collect(),
+            ),
             Bool => Values::Bool(texts(false)),
             Null => Values::Null {
                 want_absent: c.values.contains(&CondValue::Absent(true)),
@@ -176,19 +191,19 @@ impl CCondition {
             base: c.operator.base,
             set: c.operator.set,
             if_exists: c.operator.if_exists,
-            key_lower: c.key_lower.as_str().into(),
+            key: CKey::new(&c.key_lower),
             values,
         }
     }
 
     /// The condition key, lower-cased.
     pub fn key(&self) -> &str {
-        &self.key_lower
+        &self.key.name
     }
 
     /// Whether the condition holds in `view` for a policy of `layer` (Part A §3.2).
     pub fn holds(&self, view: &View, layer: Layer) -> bool {
-        let value = view.get(&self.key_lower, layer);
+        let value = view.get(&self.key, layer);
         if let Values::Null {
             want_absent,
             want_present,
@@ -248,8 +263,8 @@ impl CCondition {
                 Pattern::Var(t) => glob(t, &lookup).is_some_and(|g| g.matches(v, false)),
             }),
             Values::Arn(ps) => ps.iter().any(|p| match p {
-                Pattern::Lit(g) => arn_matches(g, v, false),
-                Pattern::Var(t) => glob(t, &lookup).is_some_and(|g| arn_matches(&g, v, false)),
+                ArnValue::Lit(p) => p.matches(v),
+                ArnValue::Var(t) => glob(t, &lookup).is_some_and(|g| arn_matches(&g, v, false)),
             }),
             Values::Bool(ts) => {
                 let Some(x) = as_bool(v) else { return false };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 /// A compiled engine with the version number it was installed under.
 pub struct Installed {
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
     /// Starts at 1 and grows by one with every swap.
     pub version: u64,
 }
@@ -22,9 +22,12 @@ pub struct LiveEngine {
 
 impl LiveEngine {
     /// Starts serving `engine` as version 1.
-    pub fn new(engine: Engine) -> LiveEngine {
+    pub fn new(engine: impl Into<Arc<Engine>>) -> LiveEngine {
         LiveEngine {
-            current: ArcSwap::from_pointee(Installed { engine, version: 1 }),
+            current: ArcSwap::from_pointee(Installed {
+                engine: engine.into(),
+                version: 1,
+            }),
             next_version: AtomicU64::new(2),
         }
     }
@@ -40,9 +43,12 @@ impl LiveEngine {
     }
 
     /// Installs a new engine and returns its version; readers see it from their next load.
-    pub fn swap(&self, engine: Engine) -> u64 {
+    pub fn swap(&self, engine: impl Into<Arc<Engine>>) -> u64 {
         let version = self.next_version.fetch_add(1, Ordering::Relaxed);
-        self.current.store(Arc::new(Installed { engine, version }));
+        self.current.store(Arc::new(Installed {
+            engine: engine.into(),
+            version,
+        }));
         version
     }
 }

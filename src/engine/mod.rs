@@ -103,7 +103,7 @@ impl Engine {
 
     /// Number of distinct principal tokens the policies mention.
     pub fn token_count(&self) -> usize {
-        self.tables.tokens.len()
+        self.tables.names.len()
     }
 
     /// Decides a request, with owned reasons.
@@ -169,36 +169,44 @@ impl Engine {
     pub fn resolve(&self, request: &Request) -> Resolved {
         let t = &self.tables;
         let c = &request.caller;
-        let exact = match c.kind {
-            CallerKind::User { .. } => t.tokens.exact.get(c.arn.as_str()).copied(),
-            CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. } => {
-                strip_partition(&c.arn)
-                    .and_then(|s| t.tokens.exact.get(s))
-                    .copied()
+        let n = &t.names;
+        let by_arn = |arn: &str| n.arns.get(arn).copied().unwrap_or_default();
+        // One lookup for the caller's own name, one for its role.
+        let (exact, own_principal) = match c.kind {
+            CallerKind::User { .. } | CallerKind::Root | CallerKind::Role { .. } => {
+                let e = by_arn(&c.arn);
+                (e.token, e.principal)
             }
-            CallerKind::Service { ref name } => t.tokens.services.get(name.as_str()).copied(),
-            _ => None,
+            CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. } => {
+                let token = strip_partition(&c.arn)
+                    .and_then(|s| n.arns.get(s))
+                    .and_then(|e| e.token);
+                let principal = if n.sts_principals {
+                    by_arn(&c.arn).principal
+                } else {
+                    None
+                };
+                (token, principal)
+            }
+            CallerKind::Service { ref name } => (n.services.get(name.as_str()).copied(), None),
         };
-        let role = c
+        let role_entry = c
             .role_name()
-            .and_then(|r| t.tokens.roles.get(c.account.as_str())?.get(r).copied());
+            .and_then(|name| {
+                n.roles.get(&compile::RoleQuery {
+                    account: &c.account,
+                    name,
+                })
+            })
+            .copied()
+            .unwrap_or_default();
         let account = if c.is_service() {
             None
         } else {
-            t.tokens.accounts.get(c.account.as_str()).copied()
+            n.accounts.get(c.account.as_str()).copied()
         };
-        let principal = t
-            .principal_by_arn
-            .get(c.arn.as_str())
-            .copied()
-            .or_else(|| match c.kind {
-                CallerKind::AssumedRole { ref role, .. } | CallerKind::Role { name: ref role } => t
-                    .principal_by_role
-                    .get(c.account.as_str())?
-                    .get(role.as_str())
-                    .copied(),
-                _ => None,
-            });
+        let role = role_entry.token;
+        let principal = own_principal.or(role_entry.principal);
         let key = match request.action {
             RequestAction::One(a) if actions::info(a).resource == ResourceKind::Key => {
                 match t.key_by_arn.get(request.resource.as_str()) {
@@ -245,10 +253,11 @@ impl Engine {
                 key: Some(key),
                 encryption_context: &request.encryption_context,
                 request_alias: alias,
-                same_key: info.name.starts_with("ReEncrypt").then_some(false),
+                same_key: (action == actions::RE_ENCRYPT_FROM || action == actions::RE_ENCRYPT_TO)
+                    .then_some(false),
             };
             let mut v = self.component(request, &cc, comp, Some(k), &key.arn);
-            v.key_state_error = key_state_error(action, key);
+            v.key_state_error = self.key_state_error(action, k);
             return v;
         }
         self.check_components(request, &cc)
@@ -275,7 +284,9 @@ impl Engine {
             debug_assert!(c.kind != ComponentKind::Key || key_index.is_some());
             results.push(self.component(request, cc, comp, key_index, &c.resource));
         }
-        let key_state = comps.iter().find_map(|c| key_state_error(c.action, c.key?));
+        let key_state = comps.iter().find_map(|c| {
+            self.key_state_error(c.action, *self.tables.key_by_arn.get(c.key?.arn.as_str())?)
+        });
         let mut v = if let Some(r) = results.iter().find(|r| r.outcome == Outcome::ExplicitDeny) {
             r.clone()
         } else if let Some(r) = results.iter().find(|r| r.outcome == Outcome::ImplicitDeny) {
@@ -328,6 +339,10 @@ impl Engine {
             view: &view,
             action: comp.action,
             resource,
+            parts: match key_index {
+                Some(k) => Some(self.tables.keys[k as usize].parts(resource)),
+                None => crate::arn::split_arn(resource),
+            },
         };
 
         // Explicit deny anywhere wins (§7.3).
@@ -339,8 +354,12 @@ impl Engine {
                 );
             }
         }
+        let (identity_deny, identity_allow) = match identity {
+            Some(id) => eval.scan(&id.policies, !caller.is_root()),
+            None => (None, None),
+        };
         if let (Some(p), Some(id)) = (principal, identity) {
-            if let Some(s) = eval.first(&id.policies, Effect::Deny, Layer::Identity) {
+            if let Some(s) = identity_deny {
                 return one(
                     Outcome::ExplicitDeny,
                     ReasonRef::Identity {
@@ -352,7 +371,7 @@ impl Engine {
             if let Some(s) = id
                 .boundary
                 .as_ref()
-                .and_then(|b| eval.first(b, Effect::Deny, Layer::Identity))
+                .and_then(|b| eval.first(b, Effect::Deny))
             {
                 return one(
                     Outcome::ExplicitDeny,
@@ -370,20 +389,17 @@ impl Engine {
             *boundary_ok.get_or_insert_with(|| {
                 identity
                     .and_then(|id| id.boundary.as_ref())
-                    .is_none_or(|b| eval.first(b, Effect::Allow, Layer::Identity).is_some())
+                    .is_none_or(|b| eval.first(b, Effect::Allow).is_some())
             })
         };
         let iam: Option<ReasonRef> = if caller.is_root() {
             Some(ReasonRef::RootUser)
         } else {
-            match (principal, identity) {
-                (Some(p), Some(id)) => eval
-                    .first(&id.policies, Effect::Allow, Layer::Identity)
-                    .filter(|_| boundary())
-                    .map(|s| ReasonRef::Identity {
-                        principal: p,
-                        stmt: s,
-                    }),
+            match (principal, identity_allow) {
+                (Some(p), Some(s)) if boundary() => Some(ReasonRef::Identity {
+                    principal: p,
+                    stmt: s,
+                }),
                 _ => None,
             }
         };
@@ -393,7 +409,7 @@ impl Engine {
                 None => Verdict::deny(Outcome::ImplicitDeny),
             };
         };
-        if info.name == "RetireGrant" {
+        if comp.action == actions::RETIRE_GRANT {
             return self.retire_grant(request, key, caller, iam);
         }
         let Some(policy) = key_policy else {
@@ -415,6 +431,17 @@ impl Engine {
         match self.grant_allows(&eval, k, cc, iam.is_some()) {
             Some(g) => one(Outcome::Allow, ReasonRef::Grant(g)),
             None => Verdict::deny(Outcome::ImplicitDeny),
+        }
+    }
+
+    /// The key-state error a cryptographic operation (or CreateGrant) meets on key `k` when it
+    /// is not enabled (Part A §5 rule 6).
+    fn key_state_error(&self, action: ActionId, k: u32) -> Option<&'static str> {
+        let info = actions::info(action);
+        if info.cryptographic || action == actions::CREATE_GRANT {
+            self.tables.keys[k as usize].state_error
+        } else {
+            None
         }
     }
 
@@ -529,29 +556,21 @@ fn strip_partition(arn: &str) -> Option<&str> {
     rest.split_once(':').map(|(_, r)| r)
 }
 
-/// The key-state error a cryptographic operation (or CreateGrant) meets on a key that is not
-/// enabled (Part A §5 rule 6).
-fn key_state_error(action: ActionId, key: &Key) -> Option<&'static str> {
-    let info = actions::info(action);
-    if !(info.cryptographic || info.name == "CreateGrant") || key.metadata.key_state == "Enabled" {
-        return None;
-    }
-    Some(if key.metadata.key_state == "Disabled" {
-        "DisabledException"
-    } else {
-        "KMSInvalidStateException"
+/// Pairs compared with keys case-insensitive and values exact (grant constraints).
+fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
+    pairs.iter().any(|(pk, pv)| {
+        pv == v
+            && if pk.is_ascii() && k.is_ascii() {
+                pk.eq_ignore_ascii_case(k)
+            } else {
+                pk.to_lowercase() == k.to_lowercase()
+            }
     })
 }
 
-/// Pairs compared with keys case-insensitive and values exact (grant constraints).
-fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
-    pairs
-        .iter()
-        .any(|(pk, pv)| pv == v && pk.to_lowercase() == k.to_lowercase())
-}
-
 fn grant_constraints_hold(g: &Grant, view: &View) -> bool {
-    let info = actions::info(view.comp.action);
+    let action = view.comp.action;
+    let info = actions::info(action);
     let c = &g.constraints;
     if let Some(arn) = &c.source_arn {
         if view.single("aws:sourcearn", Layer::Identity).as_deref() != Some(arn.as_str()) {
@@ -559,9 +578,10 @@ fn grant_constraints_hold(g: &Grant, view: &View) -> bool {
         }
     }
     let ec = view.comp.encryption_context;
-    if info.name == "CreateGrant" {
+    if action == actions::CREATE_GRANT {
         // The child grant must be within the parent (Part A §7.5.3).
-        let ops: SmallVec<[&str; 4]> = match view.get("kms:grantoperations", Layer::Identity) {
+        let ops: SmallVec<[&str; 4]> = match view.get_named("kms:grantoperations", Layer::Identity)
+        {
             Some(view::Val::Many(m)) => (0..m.len()).map(|i| m.get(i)).collect(),
             Some(view::Val::One(s)) => {
                 return g.operations.iter().any(|op| *op == *s) && child_constraints(g, view, ec)
@@ -608,16 +628,26 @@ struct Eval<'a> {
     view: &'a View<'a>,
     action: ActionId,
     resource: &'a str,
+    /// The resource split into its ARN parts, once per component.
+    parts: Option<[&'a str; 6]>,
 }
 
 impl Eval<'_> {
-    /// Whether a candidate statement applies: its resource (when it has variables) and conditions.
-    fn applies(&self, st: &CStatement, layer: Layer) -> bool {
-        if st.resource.is_dynamic()
-            && !st
-                .resource
-                .matches(self.resource, |t| cond::resource_glob(t, self.view, layer))
-        {
+    /// Whether a candidate statement applies: its resource (unless it was matched at compile
+    /// time) and its conditions.
+    fn applies(&self, st: &CStatement, layer: Layer, static_resource: bool) -> bool {
+        let resource_ok = if st.resource.is_dynamic() {
+            st.resource
+                .matches(self.resource, self.parts.as_ref(), |t| {
+                    cond::resource_glob(t, self.view, layer)
+                })
+        } else {
+            static_resource
+                || st
+                    .resource
+                    .matches(self.resource, self.parts.as_ref(), |_| None)
+        };
+        if !resource_ok {
             return false;
         }
         if st.conditions.is_empty() {
@@ -629,28 +659,52 @@ impl Eval<'_> {
         st.conditions.iter().all(|c| c.holds(self.view, layer))
     }
 
-    /// For identity policies and boundaries: the first statement of `effect` that applies.
-    fn first(&self, policy: &CPolicy, effect: Effect, layer: Layer) -> Option<u32> {
-        let a = self.action as usize;
-        for chunk in &policy.chunks {
-            let mut m = if effect == Effect::Allow {
-                chunk.allow[a]
-            } else {
-                chunk.deny[a]
-            };
-            while m != 0 {
-                let i = chunk.base + m.trailing_zeros();
-                m &= m - 1;
-                let st = &policy.statements[i as usize];
-                if (!st.resource.is_dynamic() && !st.resource.matches(self.resource, |_| None))
-                    || !self.applies(st, layer)
-                {
-                    continue;
+    /// For identity policies and boundaries: the first Deny and the first Allow statement that
+    /// apply, in policy order (the scan stops at the first Deny, which wins).
+    fn scan(&self, policy: &CPolicy, want_allow: bool) -> (Option<u32>, Option<u32>) {
+        let a = self.action;
+        let mut allow = None;
+        for (i, h) in policy.hot.iter().enumerate() {
+            if !h.actions.contains(a) {
+                continue;
+            }
+            let deny = h.effect == Effect::Deny;
+            if !deny && (allow.is_some() || !want_allow) {
+                continue;
+            }
+            if self.applies(&policy.statements[i], Layer::Identity, false) {
+                if deny {
+                    return (Some(i as u32), allow);
                 }
-                return Some(i);
+                allow = Some(i as u32);
             }
         }
-        None
+        (None, allow)
+    }
+
+    /// The first statement of `effect` that applies (boundaries).
+    fn first(&self, policy: &CPolicy, effect: Effect) -> Option<u32> {
+        let a = self.action;
+        policy.hot.iter().enumerate().find_map(|(i, h)| {
+            (h.effect == effect
+                && h.actions.contains(a)
+                && self.applies(&policy.statements[i], Layer::Identity, false))
+            .then_some(i as u32)
+        })
+    }
+
+    /// The statements of `mask` (in chunk `base`) that can apply to this action with `effect`.
+    fn with_action(&self, policy: &CPolicy, base: u32, mut mask: u64, effect: Effect) -> u64 {
+        let mut out = 0;
+        while mask != 0 {
+            let bit = mask & mask.wrapping_neg();
+            mask &= mask - 1;
+            let h = policy.hot[(base + bit.trailing_zeros()) as usize];
+            if h.effect == effect && h.actions.contains(self.action) {
+                out |= bit;
+            }
+        }
+        out
     }
 
     /// NotPrincipal statements in `mask` that apply to the caller (it is not exempt).
@@ -679,27 +733,26 @@ impl Eval<'_> {
 
     /// The first key-policy Deny statement that names the caller at any level and applies.
     fn first_key_policy_deny(&self, policy: &CPolicy, cc: &CallerCtx) -> Option<u32> {
-        let a = self.action as usize;
         for chunk in &policy.chunks {
-            let deny = chunk.deny[a];
-            if deny == 0 {
-                continue;
-            }
             let named = chunk.star
                 | chunk.token_mask(cc.res.exact)
                 | chunk.token_mask(cc.res.role)
                 | chunk.token_mask(cc.res.account)
-                | self.not_principal_hits(
-                    policy,
-                    chunk.base,
-                    chunk.not_principal & deny,
-                    cc.caller,
-                );
-            let mut m = deny & named;
+                | chunk.not_principal;
+            let mut m = self.with_action(policy, chunk.base, named, Effect::Deny);
+            if m & chunk.not_principal != 0 {
+                m = (m & !chunk.not_principal)
+                    | self.not_principal_hits(
+                        policy,
+                        chunk.base,
+                        m & chunk.not_principal,
+                        cc.caller,
+                    );
+            }
             while m != 0 {
                 let i = chunk.base + m.trailing_zeros();
                 m &= m - 1;
-                if self.applies(&policy.statements[i as usize], Layer::KeyPolicy) {
+                if self.applies(&policy.statements[i as usize], Layer::KeyPolicy, true) {
                     return Some(i);
                 }
             }
@@ -716,36 +769,32 @@ impl Eval<'_> {
         cc: &CallerCtx,
         boundary_ok: &mut dyn FnMut() -> bool,
     ) -> (Option<u32>, Option<u32>) {
-        let a = self.action as usize;
         let root = cc.caller.is_root();
         let mut delegated = None;
         for chunk in &policy.chunks {
-            let allow = chunk.allow[a];
-            if allow == 0 {
-                continue;
-            }
             let account = chunk.token_mask(cc.res.account);
-            let direct_mask = chunk.star
-                | chunk.token_mask(cc.res.exact)
-                | if root { account } else { 0 }
-                | self.not_principal_hits(
-                    policy,
-                    chunk.base,
-                    chunk.not_principal & allow,
-                    cc.caller,
-                );
             let role_mask = chunk.token_mask(cc.res.role);
             let deleg_mask = if root { 0 } else { account };
-            let mut m = allow & (direct_mask | role_mask | deleg_mask);
+            let mut direct_mask =
+                chunk.star | chunk.token_mask(cc.res.exact) | if root { account } else { 0 };
+            let np = self.with_action(policy, chunk.base, chunk.not_principal, Effect::Allow);
+            if np != 0 {
+                direct_mask |= self.not_principal_hits(policy, chunk.base, np, cc.caller);
+            }
+            let mut m = self.with_action(
+                policy,
+                chunk.base,
+                direct_mask | role_mask | deleg_mask,
+                Effect::Allow,
+            );
             while m != 0 {
                 let bit = m & m.wrapping_neg();
                 m &= m - 1;
                 let i = chunk.base + bit.trailing_zeros();
-                if !self.applies(&policy.statements[i as usize], Layer::KeyPolicy) {
+                if !self.applies(&policy.statements[i as usize], Layer::KeyPolicy, true) {
                     continue;
                 }
-                let is_direct = direct_mask & bit != 0 || (role_mask & bit != 0 && boundary_ok());
-                if is_direct {
+                if direct_mask & bit != 0 || (role_mask & bit != 0 && boundary_ok()) {
                     return (Some(i), delegated);
                 }
                 if deleg_mask & bit != 0 && delegated.is_none() {

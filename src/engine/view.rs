@@ -64,6 +64,117 @@ pub struct ComponentRef<'a> {
     pub same_key: Option<bool>,
 }
 
+/// A condition key the engine knows how to derive, resolved from its name once at compile time
+/// so a check never compares key names against the whole list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyRef {
+    PrincipalIsAwsService,
+    PrincipalServiceName,
+    PrincipalServiceNamesList,
+    CallerAccount,
+    PrincipalAccount,
+    PrincipalArn,
+    PrincipalType,
+    Username,
+    Userid,
+    PrincipalOrgId,
+    PrincipalOrgPaths,
+    SecureTransport,
+    ViaAwsService,
+    ResourceAccount,
+    ResourceOrgId,
+    ResourceOrgPaths,
+    KeySpec,
+    KeyUsage,
+    KeyOrigin,
+    MultiRegion,
+    MultiRegionKeyType,
+    ResourceAliases,
+    RequestAlias,
+    ReEncryptOnSameKey,
+    EncryptionContextKeys,
+    EncryptionAlgorithm,
+    MessageType,
+    GrantIsForAwsResource,
+    /// `aws:PrincipalTag/<tag>` (tag lower-cased).
+    PrincipalTag(Box<str>),
+    /// `aws:ResourceTag/<tag>` (tag lower-cased).
+    ResourceTag(Box<str>),
+    /// `kms:EncryptionContext:<key>` (key lower-cased).
+    EncryptionContext(Box<str>),
+    /// Anything else: only the request's own context can give it.
+    Other,
+}
+
+impl KeyRef {
+    /// Resolves a lower-case condition key name.
+    pub fn of(key: &str) -> KeyRef {
+        use KeyRef::*;
+        match key {
+            "aws:principalisawsservice" => PrincipalIsAwsService,
+            "aws:principalservicename" => PrincipalServiceName,
+            "aws:principalservicenameslist" => PrincipalServiceNamesList,
+            "kms:calleraccount" => CallerAccount,
+            "aws:principalaccount" => PrincipalAccount,
+            "aws:principalarn" => PrincipalArn,
+            "aws:principaltype" => PrincipalType,
+            "aws:username" => Username,
+            "aws:userid" => Userid,
+            "aws:principalorgid" => PrincipalOrgId,
+            "aws:principalorgpaths" => PrincipalOrgPaths,
+            "aws:securetransport" => SecureTransport,
+            "aws:viaawsservice" => ViaAwsService,
+            "aws:resourceaccount" => ResourceAccount,
+            "aws:resourceorgid" => ResourceOrgId,
+            "aws:resourceorgpaths" => ResourceOrgPaths,
+            "kms:keyspec" | "kms:customermasterkeyspec" => KeySpec,
+            "kms:keyusage" | "kms:customermasterkeyusage" => KeyUsage,
+            "kms:keyorigin" => KeyOrigin,
+            "kms:multiregion" => MultiRegion,
+            "kms:multiregionkeytype" => MultiRegionKeyType,
+            "kms:resourcealiases" => ResourceAliases,
+            "kms:requestalias" => RequestAlias,
+            "kms:reencryptonsamekey" => ReEncryptOnSameKey,
+            "kms:encryptioncontextkeys" => EncryptionContextKeys,
+            "kms:encryptionalgorithm" => EncryptionAlgorithm,
+            "kms:messagetype" => MessageType,
+            "kms:grantisforawsresource" => GrantIsForAwsResource,
+            _ => {
+                if let Some(t) = key.strip_prefix("aws:principaltag/") {
+                    PrincipalTag(t.into())
+                } else if let Some(t) = key.strip_prefix("aws:resourcetag/") {
+                    ResourceTag(t.into())
+                } else if let Some(k) = key.strip_prefix("kms:encryptioncontext:") {
+                    EncryptionContext(k.into())
+                } else {
+                    Other
+                }
+            }
+        }
+    }
+}
+
+/// A condition key: its lower-case name (to find it in the request's own context), what the
+/// engine derives for it, and whether key policies see it.
+#[derive(Clone, Debug)]
+pub struct CKey {
+    pub name: Box<str>,
+    pub derived: KeyRef,
+    /// Documented for IAM policies only: absent in key policies (E51).
+    pub identity_only: bool,
+}
+
+impl CKey {
+    /// Resolves a lower-case condition key name.
+    pub fn new(name: &str) -> CKey {
+        CKey {
+            name: name.into(),
+            derived: KeyRef::of(name),
+            identity_only: is_identity_only_key(name),
+        }
+    }
+}
+
 /// A lazy view of one component's request context.
 pub struct View<'a> {
     pub world: &'a World,
@@ -79,9 +190,9 @@ fn bool_str(b: bool) -> Val<'static> {
 }
 
 impl<'a> View<'a> {
-    /// The value of `key_lower` (a lower-case condition key name) for a policy of `layer`.
-    pub fn get(&self, key_lower: &str, layer: Layer) -> Option<Val<'a>> {
-        if layer == Layer::KeyPolicy && is_identity_only_key(key_lower) {
+    /// The value of a condition key for a policy of `layer`.
+    pub fn get(&self, key: &CKey, layer: Layer) -> Option<Val<'a>> {
+        if layer == Layer::KeyPolicy && key.identity_only {
             return None;
         }
         // The request's own keys win; with two spellings of one key the later one counts, as
@@ -91,19 +202,24 @@ impl<'a> View<'a> {
             .context
             .iter()
             .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key_lower))
+            .find(|(k, _)| k.eq_ignore_ascii_case(&key.name))
         {
             return Some(match v {
                 ContextValue::Single(s) => Val::One(Cow::Borrowed(s.as_str())),
                 ContextValue::Multi(m) => Val::Many(Many::Strings(m)),
             });
         }
-        self.derived(key_lower)
+        self.derived(&key.derived)
+    }
+
+    /// The value of a key given by its lower-case name (policy variables, grant checks).
+    pub fn get_named(&self, key_lower: &str, layer: Layer) -> Option<Val<'a>> {
+        self.get(&CKey::new(key_lower), layer)
     }
 
     /// A single-valued key as text (for policy variables).
     pub fn single(&self, key_lower: &str, layer: Layer) -> Option<Cow<'a, str>> {
-        match self.get(key_lower, layer)? {
+        match self.get_named(key_lower, layer)? {
             Val::One(s) => Some(s),
             Val::Many(_) => None,
         }
@@ -123,8 +239,9 @@ impl<'a> View<'a> {
             .any(|(k, _)| k.eq_ignore_ascii_case(key_lower))
     }
 
-    /// Keys AWS derives itself (Part A §4, SPEC B.2), in the order `Context::build` derives them.
-    fn derived(&self, key: &str) -> Option<Val<'a>> {
+    /// Keys AWS derives itself (Part A §4, SPEC B.2), as `Context::build` derives them.
+    fn derived(&self, key: &KeyRef) -> Option<Val<'a>> {
+        use KeyRef::*;
         let caller = self.caller;
         let one = |s: &'a str| Some(Val::One(Cow::Borrowed(s)));
         let info = actions::info(self.comp.action);
@@ -135,138 +252,122 @@ impl<'a> View<'a> {
                 .key
                 .and_then(|k| self.world.accounts.get(&k.account))
         };
+        let action = self.comp.action;
+        let create_key = action == actions::CREATE_KEY;
         match key {
-            "aws:principalisawsservice" => return Some(bool_str(service)),
-            "aws:principalservicename" => {
-                if let CallerKind::Service { name } = &caller.kind {
-                    return one(name);
-                }
+            PrincipalIsAwsService => Some(bool_str(service)),
+            PrincipalServiceName => match &caller.kind {
+                CallerKind::Service { name } => one(name),
+                _ => None,
+            },
+            PrincipalServiceNamesList => match &caller.kind {
+                CallerKind::Service { name } => Some(Val::Many(Many::Single(name))),
+                _ => None,
+            },
+            CallerAccount if !service && actions::supplies_caller_account(self.comp.action) => {
+                one(&caller.account)
             }
-            "aws:principalservicenameslist" => {
-                if let CallerKind::Service { name } = &caller.kind {
-                    return Some(Val::Many(Many::Single(name)));
-                }
-            }
-            "kms:calleraccount"
-                if !service && actions::supplies_caller_account(self.comp.action) =>
-            {
-                return one(&caller.account)
-            }
-            "aws:principalaccount" if !service => return one(&caller.account),
-            "aws:principalarn" if !service => {
-                return Some(Val::One(match (&caller.kind, self.principal) {
-                    (CallerKind::AssumedRole { .. }, Some(p)) => Cow::Borrowed(p.arn.as_str()),
-                    (CallerKind::AssumedRole { role, .. }, None) => Cow::Owned(format!(
-                        "arn:{}:iam::{}:role/{role}",
-                        caller.partition, caller.account
-                    )),
-                    _ => Cow::Borrowed(caller.arn.as_str()),
-                }))
-            }
-            "aws:principaltype" => {
-                return caller.principal_type().map(|t| Val::One(Cow::Borrowed(t)))
-            }
-            "aws:username" => {
-                if let CallerKind::User { name } = &caller.kind {
-                    return one(name);
-                }
-            }
-            "aws:userid" => match &caller.kind {
+            PrincipalAccount if !service => one(&caller.account),
+            PrincipalArn if !service => Some(Val::One(match (&caller.kind, self.principal) {
+                (CallerKind::AssumedRole { .. }, Some(p)) => Cow::Borrowed(p.arn.as_str()),
+                (CallerKind::AssumedRole { role, .. }, None) => Cow::Owned(format!(
+                    "arn:{}:iam::{}:role/{role}",
+                    caller.partition, caller.account
+                )),
+                _ => Cow::Borrowed(caller.arn.as_str()),
+            })),
+            PrincipalType => caller.principal_type().map(|t| Val::One(Cow::Borrowed(t))),
+            Username => match &caller.kind {
+                CallerKind::User { name } => one(name),
+                _ => None,
+            },
+            Userid => match &caller.kind {
                 CallerKind::FederatedUser { name } => {
-                    return Some(Val::One(Cow::Owned(format!("{}:{name}", caller.account))))
+                    Some(Val::One(Cow::Owned(format!("{}:{name}", caller.account))))
                 }
-                CallerKind::Root => return one(&caller.account),
-                _ => {}
+                CallerKind::Root => one(&caller.account),
+                _ => None,
             },
-            "aws:principalorgid" if !service => return account()?.org_id.as_deref().and_then(one),
-            "aws:principalorgpaths" if !service => {
+            PrincipalOrgId if !service => account()?.org_id.as_deref().and_then(one),
+            PrincipalOrgPaths if !service => {
                 let a = account()?;
-                return (!a.org_paths.is_empty()).then_some(Val::Many(Many::Strings(&a.org_paths)));
+                (!a.org_paths.is_empty()).then_some(Val::Many(Many::Strings(&a.org_paths)))
             }
-            "aws:securetransport" => return one("true"),
-            "aws:viaawsservice" => return Some(bool_str(self.given("kms:viaservice"))),
-            "aws:resourceaccount" => return one(&self.comp.key?.account),
-            "aws:resourceorgid" => return key_account()?.org_id.as_deref().and_then(one),
-            "aws:resourceorgpaths" => {
+            SecureTransport => one("true"),
+            ViaAwsService => Some(bool_str(self.given("kms:viaservice"))),
+            ResourceAccount => one(&self.comp.key?.account),
+            ResourceOrgId => key_account()?.org_id.as_deref().and_then(one),
+            ResourceOrgPaths => {
                 let a = key_account()?;
-                return (!a.org_paths.is_empty()).then_some(Val::Many(Many::Strings(&a.org_paths)));
+                (!a.org_paths.is_empty()).then_some(Val::Many(Many::Strings(&a.org_paths)))
             }
-            "kms:keyspec" | "kms:customermasterkeyspec" => match self.comp.key {
-                Some(k) => return one(&k.metadata.key_spec),
-                None if info.name == "CreateKey" => return one("SYMMETRIC_DEFAULT"),
-                None => {}
+            KeySpec => match self.comp.key {
+                Some(k) => one(&k.metadata.key_spec),
+                None if create_key => one("SYMMETRIC_DEFAULT"),
+                None => None,
             },
-            "kms:keyusage" | "kms:customermasterkeyusage" => match self.comp.key {
-                Some(k) => return one(&k.metadata.key_usage),
-                None if info.name == "CreateKey" => return one("ENCRYPT_DECRYPT"),
-                None => {}
+            KeyUsage => match self.comp.key {
+                Some(k) => one(&k.metadata.key_usage),
+                None if create_key => one("ENCRYPT_DECRYPT"),
+                None => None,
             },
-            "kms:keyorigin" => match self.comp.key {
-                Some(k) => return one(&k.metadata.origin),
-                None if info.name == "CreateKey" => return one("AWS_KMS"),
-                None => {}
+            KeyOrigin => match self.comp.key {
+                Some(k) => one(&k.metadata.origin),
+                None if create_key => one("AWS_KMS"),
+                None => None,
             },
-            "kms:multiregion" => match self.comp.key {
-                Some(k) => return Some(bool_str(k.metadata.multi_region)),
-                None if info.name == "CreateKey" => return one("false"),
-                None => {}
+            MultiRegion => match self.comp.key {
+                Some(k) => Some(bool_str(k.metadata.multi_region)),
+                None if create_key => one("false"),
+                None => None,
             },
-            "kms:multiregionkeytype" => {
-                return self
-                    .comp
-                    .key?
-                    .metadata
-                    .multi_region_key_type
-                    .as_deref()
-                    .and_then(one)
-            }
-            "kms:resourcealiases" => {
-                return Some(Val::Many(Many::Strings(&self.comp.key?.aliases)))
-            }
-            "kms:requestalias" => return self.comp.request_alias.and_then(one),
-            "kms:reencryptonsamekey" => return self.comp.same_key.map(bool_str),
-            "kms:encryptioncontextkeys" => {
+            MultiRegionKeyType => self
+                .comp
+                .key?
+                .metadata
+                .multi_region_key_type
+                .as_deref()
+                .and_then(one),
+            ResourceAliases => Some(Val::Many(Many::Strings(&self.comp.key?.aliases))),
+            RequestAlias => self.comp.request_alias.and_then(one),
+            ReEncryptOnSameKey => self.comp.same_key.map(bool_str),
+            EncryptionContextKeys => {
                 let ec = self.comp.encryption_context;
-                return (!ec.is_empty()).then_some(Val::Many(Many::EcKeys(ec)));
+                (!ec.is_empty()).then_some(Val::Many(Many::EcKeys(ec)))
             }
-            "kms:encryptionalgorithm" if info.takes_encryption_context => {
-                return one("SYMMETRIC_DEFAULT")
-            }
-            "kms:messagetype" if matches!(info.name, "Sign" | "Verify") => return one("RAW"),
-            "kms:grantisforawsresource"
-                if matches!(info.name, "CreateGrant" | "ListGrants" | "RevokeGrant") =>
+            EncryptionAlgorithm if info.takes_encryption_context => one("SYMMETRIC_DEFAULT"),
+            MessageType if action == actions::SIGN || action == actions::VERIFY => one("RAW"),
+            GrantIsForAwsResource
+                if [
+                    actions::CREATE_GRANT,
+                    actions::LIST_GRANTS,
+                    actions::REVOKE_GRANT,
+                ]
+                .contains(&action) =>
             {
-                return Some(bool_str(self.given("kms:viaservice")));
+                Some(bool_str(self.given("kms:viaservice")))
             }
-            _ => {}
-        }
-        if let Some(tag) = key.strip_prefix("aws:principaltag/") {
-            if service {
-                return None;
+            PrincipalTag(tag) if !service => {
+                let p = self.principal?;
+                p.tags
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(tag))
+                    .and_then(|(_, v)| one(v))
             }
-            let p = self.principal?;
-            return p
-                .tags
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(tag))
-                .and_then(|(_, v)| one(v));
-        }
-        if let Some(tag) = key.strip_prefix("aws:resourcetag/") {
-            let k = self.comp.key?;
-            return k
-                .tags
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(tag))
-                .and_then(|(_, v)| one(v));
-        }
-        if let Some(ec_key) = key.strip_prefix("kms:encryptioncontext:") {
-            return self
+            ResourceTag(tag) => {
+                let k = self.comp.key?;
+                k.tags
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(tag))
+                    .and_then(|(_, v)| one(v))
+            }
+            EncryptionContext(ec_key) => self
                 .comp
                 .encryption_context
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(ec_key))
-                .and_then(|(_, v)| one(v));
+                .and_then(|(_, v)| one(v)),
+            _ => None,
         }
-        None
     }
 }
