@@ -4,7 +4,8 @@
 //! - [`routes`]: the HTTP API — authorize, batch, world, health, metrics — and its error answers;
 //! - [`reload`]: replacing the world (PUT, SIGHUP, file watching), compiled off the request path;
 //! - [`auth`]: the admin bearer token; [`metrics`]: Prometheus counters and histograms;
-//! - [`decision_log`]: JSON Lines of decisions, written by a thread of its own.
+//! - [`decision_log`]: JSON Lines of decisions, written by a thread of its own;
+//! - [`encode`]: decisions written straight into the response buffer.
 //!
 //! A check reads the serving engine through [`LiveEngine`] without locking; a reload compiles
 //! the new world on a blocking thread and swaps it in atomically, so in-flight checks finish on
@@ -12,6 +13,7 @@
 
 pub mod auth;
 pub mod decision_log;
+pub mod encode;
 pub mod metrics;
 pub mod reload;
 pub mod routes;

@@ -18,7 +18,7 @@
 use super::decision_log::Entry;
 use super::metrics::{ErrorKind, Route, Trigger, WorldGauges};
 use super::reload::{self, ReloadError, Source};
-use super::Shared;
+use super::{encode, Shared};
 use crate::decision::{Decision, Explanation};
 use crate::engine::Engine;
 use crate::request::Request;
@@ -93,10 +93,8 @@ fn authorize_one(s: &Shared, body: &[u8], explain: bool, started: Instant) -> Re
     };
     drop(installed);
     s.metrics.count_check(decision.outcome);
-    let mut out = decision.to_value(explanation.as_ref());
-    if !warnings.is_empty() {
-        out["warnings"] = warnings.into();
-    }
+    let mut out = Vec::with_capacity(256);
+    write_answer(&mut out, &decision, explanation.as_ref(), &warnings);
     if let Some(log) = &s.decision_log {
         log.record(Entry {
             request: value,
@@ -106,7 +104,28 @@ fn authorize_one(s: &Shared, body: &[u8], explain: bool, started: Instant) -> Re
             time: SystemTime::now(),
         });
     }
-    json_response(StatusCode::OK, &out, Some(version))
+    bytes_response(StatusCode::OK, out, Some(version))
+}
+
+/// Appends one decision's answer: B.3 JSON, with the explanation when asked for and warnings
+/// about unknown request fields.
+fn write_answer(
+    out: &mut Vec<u8>,
+    decision: &Decision,
+    explanation: Option<&Explanation>,
+    warnings: &[String],
+) {
+    match explanation {
+        None => encode::write_decision(out, decision, warnings),
+        Some(x) => {
+            let mut v = decision.to_value(Some(x));
+            if !warnings.is_empty() {
+                v["warnings"] = warnings.to_vec().into();
+            }
+            // Serializing a `Value` into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &v);
+        }
+    }
 }
 
 /// `POST /v1/authorize/batch`: `{"requests": [...]}` → `{"decisions": [...]}`, every decision
@@ -167,26 +186,32 @@ fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> R
     let installed = s.live.load();
     let version = installed.version;
     let mut decisions = Vec::with_capacity(requests.len());
-    let mut out = Vec::with_capacity(requests.len());
-    for (request, warnings) in &requests {
+    let mut out = Vec::with_capacity(64 + 160 * requests.len());
+    out.extend_from_slice(b"{\"decisions\":[");
+    for (i, (request, warnings)) in requests.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
         match decide(&installed.engine, request, explain) {
             Some((decision, explanation)) => {
                 s.metrics.count_check(decision.outcome);
-                let mut v = decision.to_value(explanation.as_ref());
-                if !warnings.is_empty() {
-                    v["warnings"] = warnings.clone().into();
-                }
-                out.push(v);
+                write_answer(&mut out, &decision, explanation.as_ref(), warnings);
                 decisions.push(Some(decision));
             }
             None => {
                 s.metrics.count_failed_closed();
                 s.metrics.count_error(ErrorKind::Internal);
-                out.push(internal_deny());
+                let _ = serde_json::to_writer(&mut out, &internal_deny());
                 decisions.push(None);
             }
         }
     }
+    out.push(b']');
+    if !unknown.is_empty() {
+        out.extend_from_slice(b",\"warnings\":");
+        let _ = serde_json::to_writer(&mut out, &unknown);
+    }
+    out.push(b'}');
     drop(installed);
     if let Some(log) = &s.decision_log {
         let latency_us = micros(started);
@@ -203,12 +228,7 @@ fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> R
             }
         }
     }
-    let mut answer = Map::new();
-    answer.insert("decisions".into(), Value::Array(out));
-    if !unknown.is_empty() {
-        answer.insert("warnings".into(), unknown.into());
-    }
-    json_response(StatusCode::OK, &Value::Object(answer), Some(version))
+    bytes_response(StatusCode::OK, out, Some(version))
 }
 
 /// Decides a request; `None` when evaluation failed inside keyward (the caller answers a deny).
@@ -445,6 +465,11 @@ fn json_response(status: StatusCode, value: &Value, version: Option<u64>) -> Res
     let body = serde_json::to_vec(value).unwrap_or_else(|_| {
         br#"{"decision":"ImplicitDeny","reasons":[],"error":"cannot encode the answer"}"#.to_vec()
     });
+    bytes_response(status, body, version)
+}
+
+/// A JSON answer from its encoded body.
+fn bytes_response(status: StatusCode, body: Vec<u8>, version: Option<u64>) -> Response {
     let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     if let Some(v) = version {
         response
