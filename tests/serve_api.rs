@@ -525,3 +525,30 @@ fn a_world_that_does_not_load_stops_startup_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("keys[0]"));
 }
+
+#[test]
+fn batches_decided_on_all_cores_answer_the_same_in_order() {
+    let world_path = repo("corpus/default/world.json");
+    let engine = Engine::compile(keyward::World::load(&world_path).unwrap());
+    let server = Server::start(&world_path, &["--no-watch", "--parallel-batch-min", "2"]);
+    // Enough requests for several rayon chunks.
+    let requests: Vec<Value> = demo_requests().into_iter().cycle().take(150).collect();
+    let expected: Vec<Value> = requests
+        .iter()
+        .map(|r| {
+            engine
+                .decide(&keyward::Request::from_value(r).unwrap().0)
+                .to_value(None)
+        })
+        .collect();
+    let batch = server.post("/v1/authorize/batch", &json!({ "requests": requests }));
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    assert_eq!(batch.json()["decisions"], Value::Array(expected));
+    // The first malformed request is named, wherever rayon met one.
+    let mut bad = requests.clone();
+    bad[70]["action"] = json!(1);
+    bad[140]["resource"] = json!(2);
+    let a = server.post("/v1/authorize/batch", &json!({ "requests": bad }));
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(a.json()["field"], "requests[70].action");
+}

@@ -28,6 +28,10 @@ pub struct Args {
     /// Largest world accepted by PUT /v1/world, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_world_bytes: usize,
+    /// Decide batches of at least this many requests on all cores; 0 decides every batch on the
+    /// thread that received it.
+    #[arg(long, default_value_t = 0)]
+    parallel_batch_min: usize,
     /// Append every decision to this file as JSON Lines (written off the request path).
     #[arg(long)]
     decision_log: Option<PathBuf>,
@@ -77,6 +81,7 @@ pub fn run(args: Args) -> u8 {
         admin_token,
         max_body_bytes: args.max_body_bytes,
         max_world_bytes: args.max_world_bytes,
+        parallel_batch_min: args.parallel_batch_min,
         decision_log: args.decision_log,
         watch: !args.no_watch,
         watch_debounce: Duration::from_millis(args.watch_debounce_ms),

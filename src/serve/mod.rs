@@ -44,6 +44,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest body accepted by `PUT /v1/world`.
     pub max_world_bytes: usize,
+    /// Batches with at least this many requests are decided on all cores (0: never).
+    pub parallel_batch_min: usize,
     /// Where to append the decision log, if anywhere.
     pub decision_log: Option<PathBuf>,
     /// Reload when the world file or directory changes.
@@ -94,6 +96,8 @@ pub struct Shared {
     pub reload_lock: tokio::sync::Mutex<()>,
     pub max_body_bytes: usize,
     pub max_world_bytes: usize,
+    /// Batches with at least this many requests are decided on all cores (0: never).
+    pub parallel_batch_min: usize,
 }
 
 impl Shared {
@@ -114,6 +118,7 @@ impl Shared {
             reload_lock: tokio::sync::Mutex::new(()),
             max_body_bytes: 1 << 20,
             max_world_bytes: 64 << 20,
+            parallel_batch_min: 0,
         }
     }
 }
@@ -140,6 +145,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     shared.admin_token = config.admin_token;
     shared.max_body_bytes = config.max_body_bytes;
     shared.max_world_bytes = config.max_world_bytes;
+    shared.parallel_batch_min = config.parallel_batch_min;
     let mut log_writer: Option<LogWriter> = None;
     if let Some(path) = &config.decision_log {
         let (log, writer) = DecisionLog::open(path, shared.metrics.clone())
