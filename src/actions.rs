@@ -316,6 +316,7 @@ pub const RE_ENCRYPT_TO: ActionId = id_of("ReEncryptTo");
 pub const SIGN: ActionId = id_of("Sign");
 pub const VERIFY: ActionId = id_of("Verify");
 pub const LIST_GRANTS: ActionId = id_of("ListGrants");
+pub const PUT_KEY_POLICY: ActionId = id_of("PutKeyPolicy");
 pub const REVOKE_GRANT: ActionId = id_of("RevokeGrant");
 
 /// Number of KMS actions; fits an action bitset in a `u64`.

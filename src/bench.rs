@@ -10,13 +10,6 @@ use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// The resident set size of this process in bytes (Linux), for memory estimates.
-pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}
-
 /// Runs `f` over the requests, round and round, for about `time`; returns checks per second.
 fn rate(n: usize, time: Duration, mut f: impl FnMut(usize)) -> f64 {
     let start = Instant::now();
@@ -45,8 +38,8 @@ pub struct Settings {
     pub phase: Duration,
 }
 
-/// Measures `engine` on `requests`. `compile_ms` and `world_bytes` come from the caller, which
-/// compiled the engine.
+/// Measures `engine` on `requests`. `compile_ms` and `world_bytes` (the compiled tables' heap
+/// bytes) come from the caller, which compiled the engine.
 pub fn run(
     engine: &Engine,
     requests: &[Request],

@@ -198,6 +198,9 @@ pub struct Decision {
     /// The key-state error the operation would fail with even when authorized (Part A §5 rule 6),
     /// e.g. `DisabledException`.
     pub key_state_error: Option<String>,
+    /// Another error the authorized call fails with: PutKeyPolicy rejected by the policy lockout
+    /// safety check (Part A §7.9).
+    pub operation_error: Option<String>,
 }
 
 impl Decision {
@@ -209,6 +212,9 @@ impl Decision {
         });
         if let Some(e) = &self.key_state_error {
             v["key_state_error"] = e.clone().into();
+        }
+        if let Some(e) = &self.operation_error {
+            v["operation_error"] = e.clone().into();
         }
         if let Some(x) = explanation {
             let mut o = Map::new();

@@ -14,6 +14,58 @@ pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
+/// How an error message names the type of a JSON value ("a string", "an array", …).
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `path` itself when it is a file; else every file below it, recursively and sorted, whose
+/// extension is one of `extensions`.
+pub fn files_under(
+    path: &std::path::Path,
+    extensions: &[&str],
+) -> Result<Vec<std::path::PathBuf>, String> {
+    fn walk(
+        path: &std::path::Path,
+        extensions: &[&str],
+        out: &mut Vec<std::path::PathBuf>,
+    ) -> Result<(), String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !meta.is_dir() {
+            out.push(path.to_path_buf());
+            return Ok(());
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, extensions, out)?;
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| extensions.contains(&e))
+            {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(path, extensions, &mut out)?;
+    Ok(out)
+}
+
 /// A JSON value deserialized with duplicate-key detection.
 struct StrictValue(Value);
 

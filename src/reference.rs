@@ -14,9 +14,8 @@ use crate::policy::{
     Statement,
 };
 use crate::request::{ContextValue, Request};
-use crate::world::{Grant, Key, Principal, World};
+use crate::world::{has_pair, Grant, Key, Principal, World};
 use base64::Engine as _;
-use std::cmp::Ordering;
 
 /// Decides `req` against `world`.
 pub fn evaluate(world: &World, req: &Request) -> Decision {
@@ -33,6 +32,7 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
                 outcome: Outcome::ImplicitDeny,
                 reasons: Vec::new(),
                 key_state_error: None,
+                operation_error: None,
             };
             notes.push(format!("fail closed: {why}"));
             return (
@@ -54,6 +54,7 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
             ctx: &ctx,
             notes: &mut notes,
             grant_id: req.grant_id.as_deref(),
+            policy_override: None,
         };
         results.push(eval.component());
     }
@@ -75,14 +76,54 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
     if let Some(m) = missing {
         notes.push(missing_sentence(m, req));
     }
+    let operation_error = (outcome == Outcome::Allow && lockout(world, req, &comps)).then(|| {
+        notes.push("the policy lockout safety check failed: the new key policy would not allow the caller to call kms:PutKeyPolicy afterwards (Part A §7.9, E69)".into());
+        LOCKOUT_ERROR.to_owned()
+    });
     (
         Decision {
             outcome,
             reasons,
             key_state_error,
+            operation_error,
         },
         Explanation { missing, notes },
     )
+}
+
+/// The error of a PutKeyPolicy call whose new policy fails the lockout safety check.
+pub const LOCKOUT_ERROR: &str = "MalformedPolicyDocumentException";
+
+/// The policy lockout safety check (Part A §7.9, E69): a PutKeyPolicy request carrying a new
+/// policy, without `kms:BypassPolicyLockoutSafetyCheck` true, fails when the new policy would not
+/// allow the same caller, in the same context, to call `kms:PutKeyPolicy` on the key. Whether AWS
+/// evaluates request conditions here is not documented; keyward uses the current context.
+pub fn lockout(world: &World, req: &Request, comps: &[Component]) -> bool {
+    let (Some(policy), [comp]) = (&req.policy, comps) else {
+        return false;
+    };
+    if comp.action != actions::PUT_KEY_POLICY || comp.key.is_none() {
+        return false;
+    }
+    let bypass = req
+        .context
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("kms:BypassPolicyLockoutSafetyCheck") && matches!(v, crate::request::ContextValue::Single(s) if s.eq_ignore_ascii_case("true")));
+    if bypass {
+        return false;
+    }
+    let ctx = Context::build(world, req, comp);
+    let mut notes = Vec::new();
+    let mut eval = Eval {
+        world,
+        caller: &req.caller,
+        comp,
+        ctx: &ctx,
+        notes: &mut notes,
+        grant_id: None,
+        policy_override: Some(policy),
+    };
+    eval.component().0 != Outcome::Allow
 }
 
 /// The key-state error a cryptographic operation (or CreateGrant) meets on a key that is not
@@ -125,6 +166,8 @@ struct Eval<'a> {
     ctx: &'a Context,
     notes: &'a mut Vec<String>,
     grant_id: Option<&'a str>,
+    /// A key policy to use instead of the key's own (the lockout safety check).
+    policy_override: Option<&'a Policy>,
 }
 
 /// The identity side of a caller: the first identity-policy allow, and whether a permissions
@@ -176,7 +219,7 @@ impl<'a> Eval<'a> {
         if info.name == "RetireGrant" {
             return self.retire_grant(key, &iam);
         }
-        let Some(policy) = &key.policy else {
+        let Some(policy) = self.policy_override.or(key.policy.as_ref()) else {
             return (
                 Outcome::ImplicitDeny,
                 Vec::new(),
@@ -229,7 +272,7 @@ impl<'a> Eval<'a> {
     /// permissions boundary (Part A §7.3).
     fn explicit_deny(&mut self) -> Option<Reason> {
         if let Some(key) = self.comp.key {
-            if let Some(policy) = &key.policy {
+            if let Some(policy) = self.policy_override.or(key.policy.as_ref()) {
                 for (i, st) in policy.statements.iter().enumerate() {
                     if st.effect == Effect::Deny
                         && principal_level(st.principal.as_ref(), self.caller) != PrincipalMatch::No
@@ -464,13 +507,7 @@ impl<'a> Eval<'a> {
         if !info.takes_encryption_context {
             return true;
         }
-        if let Some(e) = &c.equals {
-            return e.len() == ec.len() && e.iter().all(|(k, v)| has_pair(ec, k, v));
-        }
-        if let Some(s) = &c.subset {
-            return s.iter().all(|(k, v)| has_pair(ec, k, v));
-        }
-        true
+        c.accepts_context(ec)
     }
 
     /// CreateGrant allowed by a grant: the child grant may have only the parent's operations and
@@ -686,11 +723,11 @@ impl<'a> Eval<'a> {
                 }
             }
             (Family::Numeric, CondValue::Number(p)) => match parse_number(v) {
-                Some(x) => compare(base, x.partial_cmp(p)),
+                Some(x) => base.accepts(x.partial_cmp(p)),
                 None => false,
             },
             (Family::Date, CondValue::Date(p)) => match parse_date(v) {
-                Some(x) => compare(base, Some(x.cmp(p))),
+                Some(x) => base.accepts(Some(x.cmp(p))),
                 None => false,
             },
             (Family::Ip, CondValue::Cidr(net, bits)) => {
@@ -705,28 +742,6 @@ impl<'a> Eval<'a> {
             _ => false,
         }
     }
-}
-
-/// Applies an ordering operator to `context ⋛ policy`.
-fn compare(base: BaseOp, ord: Option<Ordering>) -> bool {
-    use BaseOp::*;
-    let Some(ord) = ord else { return false };
-    match base {
-        NumericEquals | NumericNotEquals | DateEquals | DateNotEquals => ord == Ordering::Equal,
-        NumericLessThan | DateLessThan => ord == Ordering::Less,
-        NumericLessThanEquals | DateLessThanEquals => ord != Ordering::Greater,
-        NumericGreaterThan | DateGreaterThan => ord == Ordering::Greater,
-        NumericGreaterThanEquals | DateGreaterThanEquals => ord != Ordering::Less,
-        _ => false,
-    }
-}
-
-/// Whether `pairs` holds `k: v`, with the key compared case-insensitively and the value exactly
-/// (grant constraints, Part A §7.5.2).
-fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
-    pairs
-        .iter()
-        .any(|(pk, pv)| pv == v && pk.to_lowercase() == k.to_lowercase())
 }
 
 fn reason(source: Source, statement: usize, st: &Statement) -> Reason {

@@ -3,6 +3,8 @@
 
 use crate::actions::{self, ActionId};
 use crate::arn::Caller;
+use crate::json::type_name;
+use crate::policy::{parse_policy, ParseOptions, Policy, PolicyKind};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -44,6 +46,8 @@ pub struct Request {
     pub destination_encryption_context: Vec<(String, String)>,
     /// CreateAlias / UpdateAlias: the key the alias is to point to.
     pub target_key: Option<String>,
+    /// PutKeyPolicy: the new key policy, for the lockout safety check (Part A §7.9).
+    pub policy: Option<Policy>,
 }
 
 /// Why a request could not be read: the field and what is wrong with it.
@@ -68,17 +72,6 @@ fn err(field: &str, message: impl Into<String>) -> RequestError {
     }
 }
 
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Fields a request may carry.
 const FIELDS: &[&str] = &[
     "principal",
@@ -91,6 +84,7 @@ const FIELDS: &[&str] = &[
     "destination",
     "destination_encryption_context",
     "target_key",
+    "policy",
 ];
 
 impl Request {
@@ -99,7 +93,7 @@ impl Request {
         let obj = value.as_object().ok_or_else(|| {
             err(
                 "(request)",
-                format!("must be a JSON object, found {}", describe(value)),
+                format!("must be a JSON object, found {}", type_name(value)),
             )
         })?;
         let warnings = obj
@@ -113,7 +107,7 @@ impl Request {
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(v) => Err(err(
                     field,
-                    format!("must be a string, found {}", describe(v)),
+                    format!("must be a string, found {}", type_name(v)),
                 )),
             }
         };
@@ -134,7 +128,7 @@ impl Request {
             Some(v) => {
                 return Err(err(
                     "context",
-                    format!("must be an object, found {}", describe(v)),
+                    format!("must be an object, found {}", type_name(v)),
                 ))
             }
         };
@@ -149,7 +143,7 @@ impl Request {
                     v.as_str().map(str::to_owned).ok_or_else(|| {
                         err(
                             &format!("grant_tokens[{i}]"),
-                            format!("must be a string, found {}", describe(v)),
+                            format!("must be a string, found {}", type_name(v)),
                         )
                     })
                 })
@@ -157,7 +151,7 @@ impl Request {
             Some(v) => {
                 return Err(err(
                     "grant_tokens",
-                    format!("must be an array of strings, found {}", describe(v)),
+                    format!("must be an array of strings, found {}", type_name(v)),
                 ))
             }
         };
@@ -179,6 +173,10 @@ impl Request {
             destination,
             destination_encryption_context,
             target_key: string("target_key")?,
+            policy: match obj.get("policy") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(new_key_policy(v)?),
+            },
         };
         Ok((request, warnings))
     }
@@ -246,8 +244,45 @@ impl Request {
         if let Some(t) = &self.target_key {
             o.insert("target_key".into(), t.clone().into());
         }
+        if self.policy.is_some() {
+            o.insert("policy".into(), "(new key policy)".into());
+        }
         Value::Object(o)
     }
+}
+
+/// Reads the new key policy of a PutKeyPolicy request (an object, or the JSON string the API
+/// takes); a policy AWS would reject is an error naming its statement and field.
+fn new_key_policy(v: &Value) -> Result<Policy, RequestError> {
+    let (doc, text) = match v {
+        Value::String(s) => (
+            crate::json::parse(s).map_err(|e| {
+                err(
+                    "policy",
+                    format!("MalformedPolicyDocumentException: not valid JSON: {e}"),
+                )
+            })?,
+            Some(s.as_str()),
+        ),
+        v => (v.clone(), None),
+    };
+    parse_policy(&doc, text, PolicyKind::Key, &ParseOptions::default())
+        .map(|(p, _)| p)
+        .map_err(|errors| {
+            err(
+                "policy",
+                errors
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "MalformedPolicyDocumentException: {}: {}",
+                            e.place, e.message
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })
 }
 
 /// Parses a request action: `kms:<Operation>` (case-insensitive) or `kms:ReEncrypt`.
@@ -284,7 +319,7 @@ fn context_values(m: &Map<String, Value>) -> Result<Vec<(String, ContextValue)>,
                                 &format!("{field}[{i}]"),
                                 format!(
                                     "must be a string, number or boolean, found {}",
-                                    describe(item)
+                                    type_name(item)
                                 ),
                             )
                         })
@@ -296,7 +331,7 @@ fn context_values(m: &Map<String, Value>) -> Result<Vec<(String, ContextValue)>,
                     &field,
                     format!(
                         "must be a string, number, boolean or array, found {}",
-                        describe(v)
+                        type_name(v)
                     ),
                 )
             })?),
@@ -319,14 +354,14 @@ fn string_pairs(
                 scalar(v).map(|s| (k.clone(), s)).ok_or_else(|| {
                     err(
                         &format!("{field}.{k}"),
-                        format!("must be a string, found {}", describe(v)),
+                        format!("must be a string, found {}", type_name(v)),
                     )
                 })
             })
             .collect(),
         Some(v) => Err(err(
             field,
-            format!("must be an object of strings, found {}", describe(v)),
+            format!("must be an object of strings, found {}", type_name(v)),
         )),
     }
 }

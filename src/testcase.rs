@@ -1,7 +1,8 @@
 //! Test cases (SPEC B.4): a world, a request and the expected decision. The same format serves
 //! keyward's conformance corpus and users' tests of their own policies. A case may instead expect
 //! the world or request to be rejected (`expect_error`), or a key-state error beside the decision
-//! (`expect_key_state_error`).
+//! (`expect_key_state_error`) or an operation error such as the lockout safety check's
+//! (`expect_operation_error`).
 
 use crate::decision::{Decision, Outcome};
 use crate::engine::Engine;
@@ -39,14 +40,14 @@ pub struct Case {
     pub request: Value,
     pub expect: Expect,
     pub expect_key_state_error: Option<String>,
+    pub expect_operation_error: Option<String>,
 }
 
 /// Reads every case under `path`: a `{"cases": [...]}` file, a JSON Lines file of cases, or a
 /// directory searched recursively for `*.json` / `*.jsonl` case files (other JSON files there,
 /// such as shared worlds, are skipped).
 pub fn load_cases(path: &Path) -> Result<Vec<Case>, String> {
-    let mut files = Vec::new();
-    collect_files(path, &mut files)?;
+    let files = crate::json::files_under(path, &["json", "jsonl"])?;
     let explicit = !path.is_dir();
     let mut cases = Vec::new();
     for file in files {
@@ -80,28 +81,6 @@ pub fn load_cases(path: &Path) -> Result<Vec<Case>, String> {
         }
     }
     Ok(cases)
-}
-
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_dir() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_files(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "json" || e == "jsonl") {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 fn parse_case(v: &Value, dir: &Path, origin: String) -> Result<Case, String> {
@@ -144,6 +123,7 @@ fn parse_case(v: &Value, dir: &Path, origin: String) -> Result<Case, String> {
         request,
         expect,
         expect_key_state_error: text("expect_key_state_error"),
+        expect_operation_error: text("expect_operation_error"),
     })
 }
 
@@ -238,7 +218,9 @@ impl Runner {
         let decision = self.decide(&world, &request);
         let state_ok = case.expect_key_state_error.is_none()
             || decision.key_state_error == case.expect_key_state_error;
-        if decision.outcome == want && state_ok {
+        // A case that says nothing of operation errors expects none.
+        let operation_ok = decision.operation_error == case.expect_operation_error;
+        if decision.outcome == want && state_ok && operation_ok {
             return CaseResult {
                 passed: true,
                 report: String::new(),
@@ -249,9 +231,10 @@ impl Runner {
             "  request:  {}\n  expected: {want}{}\n  actual:   {}\n",
             request.to_value(),
             case.expect_key_state_error
-                .as_deref()
+                .iter()
+                .chain(&case.expect_operation_error)
                 .map(|e| format!(" with {e}"))
-                .unwrap_or_default(),
+                .collect::<String>(),
             decision.to_value(None)
         );
         for note in &explanation.notes {

@@ -1,7 +1,7 @@
 //! `keyward bench`: checks per second on a world and a request stream.
 
 use super::{load_world, BAD_INPUT, FAILED, OK};
-use crate::bench::{resident_bytes, run as measure, Settings};
+use crate::bench::{run as measure, Settings};
 use crate::engine::Engine;
 use crate::request::Request;
 use std::path::PathBuf;
@@ -69,13 +69,10 @@ pub fn run(args: Args) -> u8 {
         eprintln!("keyward: {} holds no requests", args.requests.display());
         return BAD_INPUT;
     }
-    let before = resident_bytes();
     let start = Instant::now();
     let engine = Engine::compile(world);
     let compile_ms = start.elapsed().as_secs_f64() * 1e3;
-    let world_bytes = resident_bytes()
-        .zip(before)
-        .map(|(a, b)| a.saturating_sub(b));
+    let world_bytes = Some(engine.table_bytes() as u64);
     if let Some(n) = args.fixed_checks {
         let mut allowed = 0u64;
         for i in 0..n {

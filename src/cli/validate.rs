@@ -25,9 +25,12 @@ pub fn run(paths: &[PathBuf], kind: Kind, max_key_policy_bytes: usize) -> u8 {
     };
     let mut files = Vec::new();
     for p in paths {
-        if let Err(e) = collect(p, &mut files) {
-            eprintln!("keyward: {e}");
-            return BAD_INPUT;
+        match crate::json::files_under(p, &["json"]) {
+            Ok(f) => files.extend(f),
+            Err(e) => {
+                eprintln!("keyward: {e}");
+                return BAD_INPUT;
+            }
         }
     }
     let (mut errors, mut warnings) = (0usize, 0usize);
@@ -49,28 +52,6 @@ pub fn run(paths: &[PathBuf], kind: Kind, max_key_policy_bytes: usize) -> u8 {
     } else {
         OK
     }
-}
-
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_dir() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "json") {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// Every finding for one file: policy document, world or test-case file.

@@ -257,11 +257,12 @@ impl CResource {
 
 /// The actions a statement's `Action`/`NotAction` covers, as a bitset over the KMS actions.
 pub fn action_set(actions: &Actions) -> ActionSet {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| ACTIONS.iter().map(|a| format!("kms:{}", a.name)).collect());
     let globs: Vec<Glob> = actions.patterns.iter().map(|p| Glob::new(p)).collect();
     let mut set = ActionSet::EMPTY;
-    for (id, info) in ACTIONS.iter().enumerate() {
-        let name = format!("kms:{}", info.name);
-        if globs.iter().any(|g| g.matches(&name, true)) {
+    for (id, name) in names.iter().enumerate() {
+        if globs.iter().any(|g| g.matches(name, true)) {
             set.insert(id as u8);
         }
     }
@@ -318,7 +319,7 @@ pub struct Hot {
 pub struct Chunk {
     /// Index of the chunk's first statement.
     pub base: u32,
-    /// Per principal token, the statements naming it; sorted by token.
+    /// Per principal token, the statements naming it; kept sorted by token.
     pub by_token: SmallVec<[(TokenId, TokenKind, u64); 4]>,
     /// Statements whose principal is `*`.
     pub star: u64,
@@ -340,7 +341,12 @@ impl Chunk {
     #[inline]
     pub fn token_mask(&self, token: Option<TokenId>) -> u64 {
         let Some(t) = token else { return 0 };
-        self.by_token.iter().find(|e| e.0 == t).map_or(0, |e| e.2)
+        if self.by_token.len() <= 8 {
+            return self.by_token.iter().find(|e| e.0 == t).map_or(0, |e| e.2);
+        }
+        self.by_token
+            .binary_search_by_key(&t, |e| e.0)
+            .map_or(0, |i| self.by_token[i].2)
     }
 }
 
@@ -388,9 +394,9 @@ impl CPolicy {
             if *e == PrincipalEntry::Any {
                 chunk.star |= bit;
             } else if let Some((t, kind)) = names.intern(e) {
-                match chunk.by_token.iter_mut().find(|x| x.0 == t) {
-                    Some(x) => x.2 |= bit,
-                    None => chunk.by_token.push((t, kind, bit)),
+                match chunk.by_token.binary_search_by_key(&t, |x| x.0) {
+                    Ok(i) => chunk.by_token[i].2 |= bit,
+                    Err(i) => chunk.by_token.insert(i, (t, kind, bit)),
                 }
             }
         }
@@ -440,6 +446,81 @@ pub struct Tables {
     /// The operations of each grant of the world, as action sets.
     pub grant_operations: Vec<ActionSet>,
     pub identities: Vec<CIdentity>,
+}
+
+impl CPolicy {
+    /// Heap bytes held by the policy (an estimate that counts every allocation it owns).
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let statements: usize = self
+            .statements
+            .iter()
+            .map(|st| {
+                let reason = match &st.reason.source {
+                    Source::KeyPolicy { key } => key.len(),
+                    Source::IdentityPolicy { principal, .. }
+                    | Source::PermissionsBoundary { principal } => principal.len(),
+                    Source::GroupPolicy { group, .. } => group.len(),
+                    _ => 0,
+                };
+                let conditions = st.conditions.len() * (size_of::<CCondition>() + 64);
+                reason + st.reason.sid.as_ref().map_or(0, String::len) + conditions
+            })
+            .sum();
+        self.hot.capacity() * size_of::<Hot>()
+            + self.statements.capacity() * size_of::<CStatement>()
+            + statements
+            + self.chunks.capacity() * size_of::<Chunk>()
+    }
+}
+
+impl Tables {
+    /// Heap bytes held by the compiled tables (an estimate: every table, statement and interned
+    /// name, with hash-map slots at their capacity).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        fn map<K, V>(m: &HashMap<K, V>, key_bytes: usize) -> usize {
+            m.capacity() * (size_of::<(K, V)>() + 1) + key_bytes
+        }
+        let n = &self.names;
+        let names = map(&n.arns, n.arns.keys().map(|k| k.len()).sum())
+            + map(
+                &n.roles,
+                n.roles.keys().map(|k| k.account.len() + k.name.len()).sum(),
+            )
+            + map(&n.accounts, n.accounts.keys().map(|k| k.len()).sum())
+            + map(&n.services, n.services.keys().map(|k| k.len()).sum());
+        let keys: usize = self
+            .keys
+            .iter()
+            .map(|k| {
+                k.policy.as_ref().map_or(0, CPolicy::heap_bytes)
+                    + k.grants_by_token
+                        .iter()
+                        .map(|g| 32 + g.2.len() * 4)
+                        .sum::<usize>()
+            })
+            .sum();
+        let identities: usize = self
+            .identities
+            .iter()
+            .map(|i| i.policies.heap_bytes() + i.boundary.as_ref().map_or(0, CPolicy::heap_bytes))
+            .sum();
+        names
+            + map(
+                &self.key_by_arn,
+                self.key_by_arn.keys().map(|k| k.len()).sum(),
+            )
+            + map(
+                &self.key_by_alias_arn,
+                self.key_by_alias_arn.keys().map(|k| k.len()).sum(),
+            )
+            + self.keys.capacity() * size_of::<CKey>()
+            + keys
+            + self.grant_operations.capacity() * size_of::<ActionSet>()
+            + self.identities.capacity() * size_of::<CIdentity>()
+            + identities
+    }
 }
 
 fn statement_reason(source: Source, index: usize, st: &Statement) -> Reason {

@@ -10,7 +10,6 @@ use crate::policy::condition::{cidr_contains, parse_date, parse_number};
 use crate::policy::template::Piece;
 use crate::policy::{BaseOp, CondValue, Condition, Family, SetOp, Template};
 use base64::Engine as _;
-use std::cmp::Ordering;
 use std::net::IpAddr;
 
 /// A string policy value: a literal, or a template with variables resolved per check.
@@ -274,9 +273,9 @@ impl CCondition {
                 })
             }
             Values::Number(ns) => parse_number(v)
-                .is_some_and(|x| ns.iter().any(|n| ordered(self.base, x.partial_cmp(n)))),
+                .is_some_and(|x| ns.iter().any(|n| self.base.accepts(x.partial_cmp(n)))),
             Values::Date(ds) => {
-                parse_date(v).is_some_and(|x| ds.iter().any(|d| ordered(self.base, Some(x.cmp(d)))))
+                parse_date(v).is_some_and(|x| ds.iter().any(|d| self.base.accepts(Some(x.cmp(d)))))
             }
             Values::Cidr(cs) => v
                 .parse::<IpAddr>()
@@ -335,20 +334,6 @@ fn as_bool(s: &str) -> Option<bool> {
         Some(false)
     } else {
         None
-    }
-}
-
-/// Applies an ordering operator to `context ⋛ policy`.
-fn ordered(base: BaseOp, ord: Option<Ordering>) -> bool {
-    use BaseOp::*;
-    let Some(ord) = ord else { return false };
-    match base {
-        NumericEquals | NumericNotEquals | DateEquals | DateNotEquals => ord == Ordering::Equal,
-        NumericLessThan | DateLessThan => ord == Ordering::Less,
-        NumericLessThanEquals | DateLessThanEquals => ord != Ordering::Greater,
-        NumericGreaterThan | DateGreaterThan => ord == Ordering::Greater,
-        NumericGreaterThanEquals | DateGreaterThanEquals => ord != Ordering::Less,
-        _ => false,
     }
 }
 

@@ -19,7 +19,7 @@ use crate::context::{self, ComponentKind, Layer};
 use crate::decision::{Decision, Outcome, Reason, Source};
 use crate::policy::{Effect, Principals};
 use crate::request::{Request, RequestAction};
-use crate::world::{Grant, Key, World};
+use crate::world::{has_pair, Grant, Key, World};
 use compile::{CPolicy, CStatement, Tables, TokenId, TokenKind};
 use smallvec::SmallVec;
 use std::time::SystemTime;
@@ -55,6 +55,8 @@ pub struct Verdict {
     pub outcome: Outcome,
     pub reasons: SmallVec<[ReasonRef; 2]>,
     pub key_state_error: Option<&'static str>,
+    /// An allowed PutKeyPolicy whose new policy fails the lockout safety check.
+    pub lockout: bool,
 }
 
 impl Verdict {
@@ -63,6 +65,7 @@ impl Verdict {
             outcome,
             reasons: SmallVec::new(),
             key_state_error: None,
+            lockout: false,
         }
     }
 }
@@ -101,6 +104,12 @@ impl Engine {
         &self.world
     }
 
+    /// Heap bytes of the compiled tables (an estimate; the world the engine was compiled from is
+    /// not counted).
+    pub fn table_bytes(&self) -> usize {
+        self.tables.heap_bytes()
+    }
+
     /// Number of distinct principal tokens the policies mention.
     pub fn token_count(&self) -> usize {
         self.tables.names.len()
@@ -118,6 +127,9 @@ impl Engine {
             outcome: v.outcome,
             reasons: v.reasons.iter().map(|r| self.reason(r, request)).collect(),
             key_state_error: v.key_state_error.map(str::to_owned),
+            operation_error: v
+                .lockout
+                .then(|| crate::reference::LOCKOUT_ERROR.to_owned()),
         }
     }
 
@@ -258,6 +270,14 @@ impl Engine {
             };
             let mut v = self.component(request, &cc, comp, Some(k), &key.arn);
             v.key_state_error = self.key_state_error(action, k);
+            if action == actions::PUT_KEY_POLICY
+                && request.policy.is_some()
+                && v.outcome == Outcome::Allow
+            {
+                // Rare and off the hot path: the reference evaluator runs the lockout check.
+                v.lockout = context::components(&self.world, request)
+                    .is_ok_and(|c| crate::reference::lockout(&self.world, request, &c));
+            }
             return v;
         }
         self.check_components(request, &cc)
@@ -302,6 +322,7 @@ impl Engine {
                 outcome: Outcome::Allow,
                 reasons,
                 key_state_error: None,
+                lockout: false,
             }
         };
         v.key_state_error = key_state;
@@ -536,6 +557,7 @@ fn one(outcome: Outcome, r: ReasonRef) -> Verdict {
         outcome,
         reasons,
         key_state_error: None,
+        lockout: false,
     }
 }
 
@@ -547,6 +569,7 @@ fn two(a: ReasonRef, b: ReasonRef) -> Verdict {
         outcome: Outcome::Allow,
         reasons,
         key_state_error: None,
+        lockout: false,
     }
 }
 
@@ -554,18 +577,6 @@ fn two(a: ReasonRef, b: ReasonRef) -> Verdict {
 fn strip_partition(arn: &str) -> Option<&str> {
     let rest = arn.strip_prefix("arn:")?;
     rest.split_once(':').map(|(_, r)| r)
-}
-
-/// Pairs compared with keys case-insensitive and values exact (grant constraints).
-fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
-    pairs.iter().any(|(pk, pv)| {
-        pv == v
-            && if pk.is_ascii() && k.is_ascii() {
-                pk.eq_ignore_ascii_case(k)
-            } else {
-                pk.to_lowercase() == k.to_lowercase()
-            }
-    })
 }
 
 fn grant_constraints_hold(g: &Grant, view: &View) -> bool {
@@ -595,13 +606,7 @@ fn grant_constraints_hold(g: &Grant, view: &View) -> bool {
     if !info.takes_encryption_context {
         return true;
     }
-    if let Some(e) = &c.equals {
-        return e.len() == ec.len() && e.iter().all(|(k, v)| has_pair(ec, k, v));
-    }
-    if let Some(s) = &c.subset {
-        return s.iter().all(|(k, v)| has_pair(ec, k, v));
-    }
-    true
+    c.accepts_context(ec)
 }
 
 fn child_constraints(parent: &Grant, view: &View, child: &[(String, String)]) -> bool {

@@ -131,6 +131,22 @@ impl BaseOp {
         )
     }
 
+    /// For Numeric and Date operators: whether `context ⋛ policy` with this ordering satisfies the
+    /// operator (NotEquals answers as Equals; the caller negates). `None` (incomparable) never does.
+    pub fn accepts(self, ord: Option<std::cmp::Ordering>) -> bool {
+        use std::cmp::Ordering::*;
+        use BaseOp::*;
+        let Some(ord) = ord else { return false };
+        match self {
+            NumericEquals | NumericNotEquals | DateEquals | DateNotEquals => ord == Equal,
+            NumericLessThan | DateLessThan => ord == Less,
+            NumericLessThanEquals | DateLessThanEquals => ord != Greater,
+            NumericGreaterThan | DateGreaterThan => ord == Greater,
+            NumericGreaterThanEquals | DateGreaterThanEquals => ord != Less,
+            _ => false,
+        }
+    }
+
     /// The operator's name as AWS spells it.
     pub fn name(self) -> &'static str {
         BASE_OPS

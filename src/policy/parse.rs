@@ -5,6 +5,7 @@ use super::condition::{parse_value, Condition, Family, Operator, SetOp};
 use super::template::Template;
 use super::*;
 use crate::arn::{split_arn, PrincipalEntry};
+use crate::json::type_name;
 use serde_json::{Map, Value};
 
 /// Settings for policy validation.
@@ -88,17 +89,6 @@ struct Parser {
     kind: PolicyKind,
     variables: bool,
     findings: Vec<Finding>,
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 impl Parser {

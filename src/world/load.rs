@@ -2,6 +2,7 @@
 //! inline value. Every error names the file, the object (key, principal, grant) and the field.
 
 use super::*;
+use crate::json::type_name;
 use crate::policy::{parse_policy, ParseOptions, PolicyKind, Severity};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -105,17 +106,6 @@ struct Builder {
     defined_in: HashMap<String, String>,
 }
 
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 impl Builder {
     fn new(options: ParseOptions) -> Builder {
         Builder {
@@ -180,7 +170,7 @@ impl Builder {
         let Some(obj) = value.as_object() else {
             self.error(
                 source.to_owned(),
-                format!("a world must be a JSON object, found {}", describe(value)),
+                format!("a world must be a JSON object, found {}", type_name(value)),
             );
             return;
         };
@@ -191,7 +181,7 @@ impl Builder {
                     k.as_str(),
                     "accounts" | "keys" | "principals" | "groups" | "grants"
                 ) {
-                    self.error(place, format!("must be an array, found {}", describe(v)));
+                    self.error(place, format!("must be an array, found {}", type_name(v)));
                 } else {
                     self.warn(place, "unknown world field, ignored");
                 }
@@ -202,7 +192,7 @@ impl Builder {
                 let Some(o) = item.as_object() else {
                     self.error(
                         place,
-                        format!("must be an object, found {}", describe(item)),
+                        format!("must be an object, found {}", type_name(item)),
                     );
                     continue;
                 };
@@ -241,7 +231,7 @@ impl Builder {
             Some(v) => {
                 self.error(
                     format!("{place} field {field}"),
-                    format!("must be a string, found {}", describe(v)),
+                    format!("must be a string, found {}", type_name(v)),
                 );
                 None
             }
@@ -264,7 +254,7 @@ impl Builder {
                         Some(s) => out.push(s.to_owned()),
                         None => self.error(
                             format!("{place} field {field}[{i}]"),
-                            format!("must be a string, found {}", describe(v)),
+                            format!("must be a string, found {}", type_name(v)),
                         ),
                     }
                 }
@@ -273,7 +263,7 @@ impl Builder {
             Some(v) => {
                 self.error(
                     format!("{place} field {field}"),
-                    format!("must be an array of strings, found {}", describe(v)),
+                    format!("must be an array of strings, found {}", type_name(v)),
                 );
                 Vec::new()
             }
@@ -297,7 +287,7 @@ impl Builder {
                         }
                         None => self.error(
                             format!("{place} field {field}.{k}"),
-                            format!("must be a string, found {}", describe(v)),
+                            format!("must be a string, found {}", type_name(v)),
                         ),
                     }
                 }
@@ -326,7 +316,7 @@ impl Builder {
             }
             Some(v) => self.error(
                 format!("{place} field {field}"),
-                format!("must be an object of strings, found {}", describe(v)),
+                format!("must be an object of strings, found {}", type_name(v)),
             ),
         }
         out
@@ -374,7 +364,7 @@ impl Builder {
             Some(v) => {
                 self.error(
                     format!("{place} field {field}"),
-                    format!("must be an array of policies, found {}", describe(v)),
+                    format!("must be an array of policies, found {}", type_name(v)),
                 );
                 Vec::new()
             }
@@ -477,7 +467,7 @@ impl Builder {
         let Some(o) = value.as_object() else {
             self.error(
                 format!("{place} field metadata"),
-                format!("must be an object, found {}", describe(value)),
+                format!("must be an object, found {}", type_name(value)),
             );
             return m;
         };
@@ -493,7 +483,7 @@ impl Builder {
                         Some(b) => m.multi_region = b,
                         None => self.error(
                             format!("{place} field MultiRegion"),
-                            format!("must be a boolean, found {}", describe(v)),
+                            format!("must be a boolean, found {}", type_name(v)),
                         ),
                     }
                     continue;
@@ -509,7 +499,7 @@ impl Builder {
                         Some(s) => m.multi_region_key_type = Some(s.to_owned()),
                         None => self.error(
                             format!("{place} field {k}"),
-                            format!("must be a string, found {}", describe(v)),
+                            format!("must be a string, found {}", type_name(v)),
                         ),
                     }
                     continue;
@@ -522,7 +512,7 @@ impl Builder {
                 Some(s) => *target = s.to_owned(),
                 None => self.error(
                     format!("{place} field {k}"),
-                    format!("must be a string, found {}", describe(v)),
+                    format!("must be a string, found {}", type_name(v)),
                 ),
             }
         }
@@ -633,7 +623,7 @@ impl Builder {
         let Some(m) = v.as_object() else {
             self.error(
                 place.to_owned(),
-                format!("must be an object of strings, found {}", describe(v)),
+                format!("must be an object of strings, found {}", type_name(v)),
             );
             return None;
         };
@@ -643,7 +633,7 @@ impl Builder {
                 Some(s) => out.push((k.clone(), s.to_owned())),
                 None => self.error(
                     format!("{place}.{k}"),
-                    format!("must be a string, found {}", describe(v)),
+                    format!("must be a string, found {}", type_name(v)),
                 ),
             }
         }
@@ -736,7 +726,7 @@ impl Builder {
                                 Some(s) => constraints.source_arn = Some(s.to_owned()),
                                 None => self.error(
                                     cplace,
-                                    format!("must be a string, found {}", describe(v)),
+                                    format!("must be a string, found {}", type_name(v)),
                                 ),
                             },
                             _ => self.warn(cplace, "unknown grant constraint, ignored"),
@@ -751,7 +741,7 @@ impl Builder {
                 }
                 None => self.error(
                     format!("{place} field Constraints"),
-                    format!("must be an object, found {}", describe(c)),
+                    format!("must be an object, found {}", type_name(c)),
                 ),
             }
         }

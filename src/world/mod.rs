@@ -101,6 +101,33 @@ pub struct GrantConstraints {
     pub source_arn: Option<String>,
 }
 
+/// Whether `pairs` holds `k: v` as grant constraints compare encryption-context pairs: keys
+/// case-insensitively, values exactly (Part A §7.5.2).
+pub fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
+    pairs.iter().any(|(pk, pv)| {
+        pv == v
+            && if pk.is_ascii() && k.is_ascii() {
+                pk.eq_ignore_ascii_case(k)
+            } else {
+                pk.to_lowercase() == k.to_lowercase()
+            }
+    })
+}
+
+impl GrantConstraints {
+    /// Whether a request's encryption context satisfies the encryption-context constraint:
+    /// `Equals` needs exactly these pairs, `Subset` at least these (Part A §7.5.2).
+    pub fn accepts_context(&self, ec: &[(String, String)]) -> bool {
+        if let Some(e) = &self.equals {
+            return e.len() == ec.len() && e.iter().all(|(k, v)| has_pair(ec, k, v));
+        }
+        if let Some(s) = &self.subset {
+            return s.iter().all(|(k, v)| has_pair(ec, k, v));
+        }
+        true
+    }
+}
+
 /// A grant on a key, in the ListGrants shape.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grant {

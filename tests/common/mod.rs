@@ -440,7 +440,14 @@ pub fn request() -> impl Strategy<Value = Value> {
                 "kms:CreateAlias" | "kms:DeleteAlias" => ALIAS,
                 _ => resource,
             };
-            json!({"principal": principal, "action": action, "resource": resource, "context": context,
-                   "encryption_context": ec, "grant_id": grant_id, "destination": other, "target_key": other})
+            let mut r = json!({"principal": principal, "action": action, "resource": resource, "context": context,
+                   "encryption_context": ec, "grant_id": grant_id, "destination": other, "target_key": other});
+            if action == "kms:PutKeyPolicy" {
+                // A new policy that keeps the account statement, or one that names only role Ops.
+                let keeps_root = grant_id != "g0";
+                let principal = if keeps_root { json!({"AWS": A}) } else { json!({"AWS": format!("arn:aws:iam::{A}:role/app/Ops")}) };
+                r["policy"] = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "kms:*", "Resource": "*"}]});
+            }
+            r
         })
 }
