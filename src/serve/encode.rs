@@ -17,15 +17,27 @@ enum Field<'a> {
 
 /// Appends `decision` as B.3 JSON (without explanation), with `warnings` when there are any.
 pub fn write_decision(out: &mut Vec<u8>, decision: &Decision, warnings: &[String]) {
+    // Destructured in full so that a field added to `Decision` fails to compile here until it
+    // is written too.
+    let Decision {
+        outcome,
+        reasons,
+        key_state_error,
+        operation_error,
+    } = decision;
     out.extend_from_slice(b"{\"decision\":\"");
-    out.extend_from_slice(decision.outcome.as_str().as_bytes());
+    out.extend_from_slice(outcome.as_str().as_bytes());
     out.push(b'"');
-    if let Some(error) = &decision.key_state_error {
+    if let Some(error) = key_state_error {
         out.extend_from_slice(b",\"key_state_error\":");
         write_str(out, error);
     }
+    if let Some(error) = operation_error {
+        out.extend_from_slice(b",\"operation_error\":");
+        write_str(out, error);
+    }
     out.extend_from_slice(b",\"reasons\":[");
-    for (i, reason) in decision.reasons.iter().enumerate() {
+    for (i, reason) in reasons.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -47,9 +59,14 @@ pub fn write_decision(out: &mut Vec<u8>, decision: &Decision, warnings: &[String
 
 /// Appends one reason with its keys in sorted order, as `Reason::to_value` serializes.
 fn write_reason(out: &mut Vec<u8>, reason: &Reason) {
+    let Reason {
+        source,
+        statement,
+        sid,
+    } = reason;
     // Each source has at most three fields of its own, plus sid and statement.
     let mut fields: SmallVec<[(&str, Field); 6]> = SmallVec::new();
-    match &reason.source {
+    match source {
         Source::KeyPolicy { key } => {
             fields.push(("source", Field::Str("key-policy")));
             fields.push(("key", Field::Str(key)));
@@ -78,10 +95,10 @@ fn write_reason(out: &mut Vec<u8>, reason: &Reason) {
             fields.push(("account", Field::Str(account)));
         }
     }
-    if let Some(sid) = &reason.sid {
+    if let Some(sid) = sid {
         fields.push(("sid", Field::Str(sid)));
     }
-    if let Some(i) = reason.statement {
+    if let Some(i) = *statement {
         fields.push(("statement", Field::Num(i)));
     }
     fields.sort_unstable_by_key(|(name, _)| *name);
@@ -190,6 +207,7 @@ mod tests {
                 ),
             ],
             key_state_error: Some("DisabledException".into()),
+            operation_error: Some("MalformedPolicyDocumentException".into()),
         };
         let warnings = vec!["request field x: unknown".to_owned()];
         assert_eq!(encoded(&d, &warnings), reference(&d, &warnings));
@@ -197,6 +215,7 @@ mod tests {
             outcome: Outcome::ImplicitDeny,
             reasons: vec![],
             key_state_error: None,
+            operation_error: None,
         };
         assert_eq!(encoded(&bare, &[]), reference(&bare, &[]));
     }

@@ -164,7 +164,7 @@ fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> R
         Some(other) => {
             let message = format!(
                 "field requests: must be an array of requests, found {}",
-                kind_of(&other)
+                crate::json::type_name(&other)
             );
             return bad_request(s, message, "requests", true);
         }
@@ -530,17 +530,6 @@ fn bytes_response(status: StatusCode, body: Vec<u8>, version: Option<u64>) -> Re
             .insert(VERSION_HEADER, HeaderValue::from(v));
     }
     response
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn micros(since: Instant) -> u64 {
