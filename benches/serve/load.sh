@@ -12,7 +12,9 @@
 # Installs wrk (Debian) and oha (crates.io) when they are missing. Every phase is bounded in time;
 # the server is stopped on exit. Settings (environment): DURATION seconds per phase (10), KEYS
 # (1000), PRINCIPALS (500), REQUESTS (10000), PORT (18181), CONNECTIONS for single requests (32),
-# BATCH_CONNECTIONS (4), THREADS server worker threads (all cores), OUT (target/serve-bench).
+# BATCH_CONNECTIONS (4), THREADS server worker threads (all cores), OUT (target/serve-bench),
+# ALLOCATOR=jemalloc to run the server with Debian's libjemalloc preloaded (for comparison with
+# the default glibc malloc; keyward itself sets no allocator).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -55,7 +57,15 @@ awk 'BEGIN { ORS = "" }
 # --- server ------------------------------------------------------------------------------------
 SERVER_ARGS=(serve --world "$DATA/world.json" --listen "127.0.0.1:${PORT}" --no-watch)
 [[ -n "${THREADS:-}" ]] && SERVER_ARGS+=(--threads "$THREADS")
-"$KEYWARD" "${SERVER_ARGS[@]}" 2>"$OUT/server.log" &
+PRELOAD=""
+if [[ "${ALLOCATOR:-}" == jemalloc ]]; then
+  PRELOAD=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1 || true)
+  if [[ -z "$PRELOAD" ]]; then
+    apt-get install -y -qq libjemalloc2 >/dev/null
+    PRELOAD=$(ls /usr/lib/*/libjemalloc.so.2 | head -1)
+  fi
+fi
+LD_PRELOAD="$PRELOAD" "$KEYWARD" "${SERVER_ARGS[@]}" 2>"$OUT/server.log" &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -85,6 +95,7 @@ batch_rps=$(( $(field requests "$batch") * 1000000 / $(field duration_us "$batch
 
 rate=$(( single_rps / 2 ))
 echo "== single requests at a fixed ${rate}/s (half the closed-loop rate), ${DURATION}s" >&2
+curl -sf "$BASE/metrics" > "$OUT/metrics-before-fixed.txt"
 oha -z "${DURATION}s" -q "$rate" -c "$CONNECTIONS" --latency-correction -m POST \
   -H 'content-type: application/json' -Z "$DATA/requests.jsonl" --no-tui --output-format json \
   "$BASE/v1/authorize" > "$OUT/oha-fixed-rate.json" 2>/dev/null
@@ -101,12 +112,36 @@ print(f"rps={round(d['summary']['requestsPerSec'])} p50_us={us(p['p50'])} p90_us
       f"p99_us={us(p['p99'])} p999_us={us(p['p99.9'])} errors={bad}")
 EOF
 )
+curl -sf "$BASE/metrics" > "$OUT/metrics-after-fixed.txt"
+# The server's own handling time (body read to answer built) over the fixed-rate phase, from the
+# /metrics histogram: the upper bound of the bucket that holds each percentile.
+server_side=$(python3 - "$OUT/metrics-before-fixed.txt" "$OUT/metrics-after-fixed.txt" <<'EOF'
+import re, sys
+def buckets(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'keyward_request_duration_seconds_bucket\{route="authorize",le="([^"]+)"\} (\d+)', line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
+diff = sorted((float("inf") if le == "+Inf" else float(le), b[le] - a.get(le, 0)) for le in b)
+total = diff[-1][1] if diff else 0
+def pct(p):
+    for le, n in diff:
+        if total and n >= p * total:
+            return "inf" if le == float("inf") else str(round(le * 1e6))
+    return "0"
+print(f"p50_us={pct(0.5)} p99_us={pct(0.99)} p999_us={pct(0.999)}")
+EOF
+)
 LOAD_AFTER=$(cut -d' ' -f1 /proc/loadavg)
 metrics_errors=$(curl -sf "$BASE/metrics" | awk '/^keyward_errors_total/ { n += $2 } END { print n + 0 }')
 
 verdict() { if [[ "$1" -eq 1 ]]; then echo "meets"; else echo "MISSES"; fi; }
 {
   echo "keyward serve load test: $(nproc) cores, loopback, client on the same machine"
+  echo "allocator: ${ALLOCATOR:-glibc malloc}; server threads: ${THREADS:-one per core}"
   echo "world: $KEYS keys, $PRINCIPALS principals; $REQUESTS generated requests (seed 7); ${DURATION}s per phase"
   echo "load average (1 min) before/after: $LOAD_BEFORE / $LOAD_AFTER (other work on the machine competes)"
   echo
@@ -120,6 +155,9 @@ verdict() { if [[ "$1" -eq 1 ]]; then echo "meets"; else echo "MISSES"; fi; }
   printf '%-34s %12s  p50 %s  p90 %s  p99 %s  p99.9 %s   errors %s\n' \
     "single, fixed rate ${rate}/s (oha)" "$(field rps "$fixed")" "$(field p50_us "$fixed")" "$(field p90_us "$fixed")" \
     "$(field p99_us "$fixed")" "$(field p999_us "$fixed")" "$(field errors "$fixed")"
+  printf '%-34s %12s  p50 <= %s  p99 <= %s  p99.9 <= %s  (server-side, from /metrics buckets)\n' \
+    "  of which inside keyward" "" "$(field p50_us "$server_side")" "$(field p99_us "$server_side")" \
+    "$(field p999_us "$server_side")"
   echo "server-side error answers (keyward_errors_total): $metrics_errors"
   echo
   echo "targets: single >= 50000 checks/s: $(verdict $(( single_rps >= 50000 )));" \

@@ -127,12 +127,17 @@ pub struct Metrics {
 impl Metrics {
     /// Counts one decision.
     pub fn count_check(&self, outcome: Outcome) {
-        let i = match outcome {
-            Outcome::Allow => 0,
-            Outcome::ExplicitDeny => 1,
-            Outcome::ImplicitDeny => 2,
-        };
-        self.checks[i].fetch_add(1, Relaxed);
+        self.checks[outcome_index(outcome)].fetch_add(1, Relaxed);
+    }
+
+    /// Counts the decisions of a batch at once: `counts` is Allow, ExplicitDeny, ImplicitDeny
+    /// (one atomic add per outcome per batch, not per decision).
+    pub fn count_checks(&self, counts: [u64; 3]) {
+        for (counter, n) in self.checks.iter().zip(counts) {
+            if n > 0 {
+                counter.fetch_add(n, Relaxed);
+            }
+        }
     }
 
     /// Counts a check answered with a deny because of an internal failure.
@@ -281,6 +286,15 @@ impl Metrics {
             let _ = writeln!(o, "keyward_world_objects{{kind=\"{kind}\"}} {n}");
         }
         out
+    }
+}
+
+/// The position of an outcome in [`Metrics::count_checks`]' array.
+pub fn outcome_index(outcome: Outcome) -> usize {
+    match outcome {
+        Outcome::Allow => 0,
+        Outcome::ExplicitDeny => 1,
+        Outcome::ImplicitDeny => 2,
     }
 }
 

@@ -16,7 +16,7 @@
 //! header.
 
 use super::decision_log::Entry;
-use super::metrics::{ErrorKind, Route, Trigger, WorldGauges};
+use super::metrics::{outcome_index, ErrorKind, Route, Trigger, WorldGauges};
 use super::reload::{self, ReloadError, Source};
 use super::{encode, Shared};
 use crate::decision::{Decision, Explanation};
@@ -263,13 +263,14 @@ fn decide_all(
 ) -> Decided {
     let mut out = Vec::with_capacity(160 * requests.len());
     let mut decisions = Vec::with_capacity(requests.len());
+    let mut counts = [0u64; 3];
     for (i, (request, warnings)) in requests.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         match decide(engine, request, explain) {
             Some((decision, explanation)) => {
-                s.metrics.count_check(decision.outcome);
+                counts[outcome_index(decision.outcome)] += 1;
                 write_answer(&mut out, &decision, explanation.as_ref(), warnings);
                 decisions.push(Some(decision));
             }
@@ -281,6 +282,7 @@ fn decide_all(
             }
         }
     }
+    s.metrics.count_checks(counts);
     Decided { out, decisions }
 }
 
