@@ -489,6 +489,7 @@ fn decision_log_records_every_decision_and_shutdown_is_clean() {
         .expect("exits after SIGTERM");
     assert!(status.success(), "{}", server.log());
     assert!(server.log().contains("draining"), "{}", server.log());
+    assert!(!server.log().contains("did not finish"), "{}", server.log());
     let text = std::fs::read_to_string(&log_path).unwrap();
     let lines: Vec<Value> = text
         .lines()
@@ -551,4 +552,49 @@ fn batches_decided_on_all_cores_answer_the_same_in_order() {
     let a = server.post("/v1/authorize/batch", &json!({ "requests": bad }));
     assert_eq!(a.status, 400, "{}", a.body);
     assert_eq!(a.json()["field"], "requests[70].action");
+}
+
+#[test]
+fn shutdown_drains_a_request_in_flight() {
+    use std::io::{Read, Write};
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let mut server = Server::start(&path, &["--no-watch"]);
+    let body = request("kms:Decrypt").to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // Half a request, then SIGTERM, then the rest: the answer must still come.
+    write!(
+        stream,
+        "POST /v1/authorize HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{head}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("TERM");
+    assert!(
+        server.wait_for_log("draining", Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        server.wait_exit(Duration::from_millis(1)).is_none(),
+        "exited with a request in flight"
+    );
+    stream.write_all(tail.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"decision\":\"Allow\""), "{answer}");
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("exits once drained");
+    assert!(status.success());
+    // New connections are refused once it is gone.
+    assert!(std::net::TcpStream::connect(&address).is_err());
 }

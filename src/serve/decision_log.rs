@@ -12,6 +12,7 @@ use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -41,6 +42,7 @@ pub struct DecisionLog {
 /// The writer thread; [`LogWriter::finish`] writes out what is queued and closes the file.
 pub struct LogWriter {
     thread: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
 }
 
 impl DecisionLog {
@@ -48,10 +50,12 @@ impl DecisionLog {
     pub fn open(path: &Path, metrics: Arc<Metrics>) -> std::io::Result<(DecisionLog, LogWriter)> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (sender, receiver) = mpsc::sync_channel(QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
         let thread = std::thread::Builder::new()
             .name("keyward-decision-log".into())
-            .spawn(move || write_entries(receiver, file))?;
-        Ok((DecisionLog { sender, metrics }, LogWriter { thread }))
+            .spawn(move || write_entries(receiver, file, &stopping))?;
+        Ok((DecisionLog { sender, metrics }, LogWriter { thread, stop }))
     }
 
     /// Queues an entry without waiting; drops it (and counts the drop) when the queue is full.
@@ -66,22 +70,28 @@ impl DecisionLog {
 }
 
 impl LogWriter {
-    /// Waits until every queued entry is written. Call after the last [`DecisionLog`] is dropped.
+    /// Writes out every entry queued so far, flushes and closes the file. Entries recorded
+    /// after this are dropped (and counted).
     pub fn finish(self) {
+        self.stop.store(true, Ordering::Release);
         let _ = self.thread.join();
     }
 }
 
 /// The writer loop: writes entries as they come and flushes whenever the queue runs dry, so the
-/// file is current within a fraction of a second without a flush per line.
-fn write_entries(receiver: Receiver<Entry>, file: File) {
+/// file is current within a fraction of a second without a flush per line. Ends when every
+/// sender is gone or `stop` is set, after writing what is queued.
+fn write_entries(receiver: Receiver<Entry>, file: File, stop: &AtomicBool) {
     let mut out = BufWriter::with_capacity(1 << 16, file);
     let mut failed = false;
     loop {
-        let entry = match receiver.recv_timeout(Duration::from_millis(200)) {
+        let entry = match receiver.recv_timeout(Duration::from_millis(50)) {
             Ok(e) => e,
             Err(RecvTimeoutError::Timeout) => {
                 flush(&mut out, &mut failed);
+                if stop.load(Ordering::Acquire) {
+                    break;
+                }
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,

@@ -199,6 +199,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             .map_err(|e| ServeError(format!("cannot listen on {}: {e}", path.display())))?;
         socket_path = Some(path.clone());
         let mut stop = stop_tx.subscribe();
+        let app = app.clone();
         servers.spawn(async move {
             let stop = async move {
                 let _ = stop.recv().await;
@@ -209,6 +210,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         });
         eprintln!("keyward serve: listening on unix:{}", path.display());
     }
+    drop(app);
     if servers.is_empty() {
         return Err(ServeError(
             "nothing to listen on: give --listen or --unix".into(),
@@ -259,9 +261,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     if let Some(path) = socket_path {
         let _ = std::fs::remove_file(path);
     }
-    // The decision log's sender lives in `shared`; once the last handle is gone the writer
-    // drains its queue and ends.
     drop(shared);
+    // Every check has been answered: write out what the decision log still holds.
     if let Some(writer) = log_writer {
         let finished = tokio::task::spawn_blocking(move || writer.finish());
         if tokio::time::timeout(Duration::from_secs(5), finished)
