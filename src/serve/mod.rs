@@ -126,6 +126,10 @@ impl Shared {
 /// Loads the world, starts listening, serves until SIGTERM or Ctrl-C, then drains in-flight
 /// requests. Prints `keyward serve: listening on ...` to stderr once ready.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    // From here on SIGHUP (whose default action would end the process) is caught; one sent
+    // while the world loads is handled as soon as the server is up.
+    let hangups = reload::listen_for_sighup()
+        .map_err(|e| ServeError(format!("cannot listen for SIGHUP: {e}")))?;
     let started = std::time::Instant::now();
     let world_path = config.world.clone();
     let engine = tokio::task::spawn_blocking(move || reload::load_file(&world_path))
@@ -155,10 +159,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     }
     let shared = Arc::new(shared);
 
-    // Install the signal handlers before announcing readiness: SIGHUP's default action would
-    // otherwise end the process.
-    let background = reload::spawn_signal_reloader(shared.clone())
-        .map_err(|e| ServeError(format!("cannot listen for SIGHUP: {e}")))?;
+    let background = reload::spawn_signal_reloader(shared.clone(), hangups);
     let watcher = if config.watch {
         Some(
             reload::watch(shared.clone(), config.watch_debounce)

@@ -131,16 +131,23 @@ pub async fn reload(
     result
 }
 
-/// Reloads the world from its path on every SIGHUP. The handler is installed before this
-/// returns, so a SIGHUP after it can no longer end the process.
-pub fn spawn_signal_reloader(shared: Arc<Shared>) -> std::io::Result<JoinHandle<()>> {
+/// Listens for SIGHUP. From this call on a SIGHUP no longer ends the process; the ones that
+/// arrive before [`spawn_signal_reloader`] runs are kept and handled then.
+pub fn listen_for_sighup() -> std::io::Result<tokio::signal::unix::Signal> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = signal(SignalKind::hangup())?;
-    Ok(tokio::spawn(async move {
+    signal(SignalKind::hangup())
+}
+
+/// Reloads the world from its path on every SIGHUP received on `hangups`.
+pub fn spawn_signal_reloader(
+    shared: Arc<Shared>,
+    mut hangups: tokio::signal::unix::Signal,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             let _ = reload(&shared, Source::Path, Trigger::Sighup).await;
         }
-    }))
+    })
 }
 
 /// A running watch of the world path; dropping it stops the watch.
