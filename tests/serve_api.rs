@@ -598,3 +598,47 @@ fn shutdown_drains_a_request_in_flight() {
     // New connections are refused once it is gone.
     assert!(std::net::TcpStream::connect(&address).is_err());
 }
+
+#[test]
+fn a_world_behind_swapped_symlinks_is_followed() {
+    // The layout Kubernetes gives a mounted ConfigMap: world.json -> ..data/world.json, and an
+    // update writes a new directory and renames a new ..data symlink over the old one.
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("..v1")).unwrap();
+    std::fs::write(
+        d.join("..v1/world.json"),
+        world_allowing("kms:Decrypt").to_string(),
+    )
+    .unwrap();
+    symlink("..v1", d.join("..data")).unwrap();
+    symlink("..data/world.json", d.join("world.json")).unwrap();
+    let server = Server::start(&d.join("world.json"), &["--watch-debounce-ms", "50"]);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+
+    // Two updates: the second must be seen although the first removed the directory the world
+    // was first read from.
+    let update = |old: &str, new: &str, action: &str| {
+        std::fs::create_dir(d.join(new)).unwrap();
+        std::fs::write(
+            d.join(new).join("world.json"),
+            world_allowing(action).to_string(),
+        )
+        .unwrap();
+        symlink(new, d.join("..data_tmp")).unwrap();
+        std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+        std::fs::remove_dir_all(d.join(old)).unwrap();
+    };
+    let allowed = |action: &str| {
+        wait_until(Duration::from_secs(20), || {
+            server.decide(&request(action)) == "Allow"
+        })
+    };
+    update("..v1", "..v2", "kms:Encrypt");
+    assert!(allowed("kms:Encrypt"), "{}", server.log());
+    assert_eq!(server.decide(&request("kms:Decrypt")), "ImplicitDeny");
+    update("..v2", "..v3", "kms:Sign");
+    assert!(allowed("kms:Sign"), "{}", server.log());
+    assert_eq!(server.decide(&request("kms:Encrypt")), "ImplicitDeny");
+}

@@ -167,21 +167,19 @@ impl WorldWatch {
 /// Watches the world path and reloads after its files change and then stay quiet for
 /// `debounce` (editors and deploy tools write a file in several steps).
 ///
-/// For a file, its directory is watched and events are filtered to the file's name, so a file
-/// replaced by a rename (as editors and config-management tools do) is still followed.
+/// The directory holding the world (or the world directory itself) is watched, not the file,
+/// so a file replaced by a rename (as editors and config-management tools do) is still
+/// followed, and so is a world reached through symlinks that are swapped (as Kubernetes does
+/// with mounted ConfigMaps: `world.json -> ..data/world.json`, `..data` renamed over).
 pub fn watch(shared: Arc<Shared>, debounce: Duration) -> notify::Result<WorldWatch> {
-    let target = shared
-        .world_path
-        .canonicalize()
-        .map_err(notify::Error::io)?;
-    let (dir, name) = if target.is_dir() {
-        (target.clone(), None)
-    } else {
-        let dir = target
+    let given = std::path::absolute(&shared.world_path).map_err(notify::Error::io)?;
+    let interest = Interest::of(&given);
+    let dir = match &interest {
+        Interest::Directory => given.clone(),
+        Interest::File { .. } => given
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        (dir, target.file_name().map(|n| n.to_owned()))
+            .unwrap_or_else(|| PathBuf::from("/")),
     };
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -189,11 +187,7 @@ pub fn watch(shared: Arc<Shared>, debounce: Duration) -> notify::Result<WorldWat
         if !changes_content(&event.kind) {
             return;
         }
-        let relevant = event.paths.iter().any(|p| match &name {
-            Some(name) => p.file_name() == Some(name.as_os_str()),
-            None => p.extension().is_some_and(|e| e == "json"),
-        });
-        if relevant {
+        if event.paths.iter().any(|p| interest.covers(p)) {
             // A full channel already holds a pending change: nothing is lost.
             let _ = tx.try_send(());
         }
@@ -216,6 +210,42 @@ pub fn watch(shared: Arc<Shared>, debounce: Duration) -> notify::Result<WorldWat
         _watcher: watcher,
         task,
     })
+}
+
+/// Which changes in the watched directory may change the world.
+enum Interest {
+    /// A world directory: its `*.json` files.
+    Directory,
+    /// A world file: that name, or anything at all when the file is a symlink (what it points
+    /// to may change through another name).
+    File {
+        name: std::ffi::OsString,
+        symlink: bool,
+    },
+}
+
+impl Interest {
+    fn of(path: &Path) -> Interest {
+        if path.is_dir() {
+            return Interest::Directory;
+        }
+        let symlink = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        let name = path.file_name().map(|n| n.to_owned()).unwrap_or_default();
+        Interest::File { name, symlink }
+    }
+
+    fn covers(&self, changed: &Path) -> bool {
+        let name = changed.file_name().unwrap_or_default();
+        // `..data` and its kin: the symlink swap of a Kubernetes volume.
+        let volume_swap = name.to_string_lossy().starts_with("..");
+        match self {
+            Interest::Directory => volume_swap || changed.extension().is_some_and(|e| e == "json"),
+            Interest::File {
+                name: world,
+                symlink,
+            } => *symlink || name == world.as_os_str(),
+        }
+    }
 }
 
 /// Whether a file event may have changed what the world files hold (reads do not).
