@@ -6,7 +6,8 @@
 //! Ignored by default (it runs for over a minute); `benches/serve/soak.sh` runs it in release:
 //! `cargo test --release --test serve_soak -- --ignored --nocapture`. Settings (environment):
 //! `SOAK_SECONDS` (60), `SOAK_STEADY_SECONDS` (10), `SOAK_RELOAD_MS` (100), `SOAK_CLIENTS` (4),
-//! `SOAK_KEYS` (300), `SOAK_PRINCIPALS` (150). Only ever talks to 127.0.0.1.
+//! `SOAK_KEYS` (300), `SOAK_PRINCIPALS` (150), `SOAK_RELOAD_NICENESS` (10, the server's
+//! `--reload-niceness`). Only ever talks to 127.0.0.1.
 
 mod serve_harness;
 
@@ -98,7 +99,8 @@ fn reloads_every_100ms_under_load_never_fail_or_answer_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("world.json");
     std::fs::write(&path, &text_a).unwrap();
-    let server = Server::start(&path, &["--no-watch"]);
+    let niceness = setting("SOAK_RELOAD_NICENESS", 10).to_string();
+    let server = Server::start(&path, &["--no-watch", "--reload-niceness", &niceness]);
     let base = server.base.clone();
 
     let steady = Arc::new(Tally::default());

@@ -7,7 +7,8 @@
 #   benches/serve/soak.sh
 #
 # Settings (environment, see tests/serve_soak.rs): SOAK_SECONDS (60), SOAK_STEADY_SECONDS (10),
-# SOAK_RELOAD_MS (100), SOAK_CLIENTS (4), SOAK_KEYS (300), SOAK_PRINCIPALS (150); OUT
+# SOAK_RELOAD_MS (100), SOAK_CLIENTS (4), SOAK_KEYS (300), SOAK_PRINCIPALS (150),
+# SOAK_RELOAD_NICENESS (10); OUT
 # (target/serve-bench) receives soak-results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

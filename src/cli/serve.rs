@@ -32,6 +32,12 @@ pub struct Args {
     /// thread that received it.
     #[arg(long, default_value_t = 0)]
     parallel_batch_min: usize,
+    /// Run reloads this much lower in CPU priority than checks (a nice increment, 0 to 19):
+    /// higher keeps check latency steadier while a world compiles, lower makes reloads land
+    /// sooner on a busy machine.
+    #[arg(long, default_value_t = crate::serve::reload::DEFAULT_RELOAD_NICENESS,
+          value_parser = clap::value_parser!(i32).range(0..=19))]
+    reload_niceness: i32,
     /// Append every decision to this file as JSON Lines (written off the request path).
     #[arg(long)]
     decision_log: Option<PathBuf>,
@@ -82,6 +88,7 @@ pub fn run(args: Args) -> u8 {
         max_body_bytes: args.max_body_bytes,
         max_world_bytes: args.max_world_bytes,
         parallel_batch_min: args.parallel_batch_min,
+        reload_niceness: args.reload_niceness,
         decision_log: args.decision_log,
         watch: !args.no_watch,
         watch_debounce: Duration::from_millis(args.watch_debounce_ms),

@@ -46,6 +46,8 @@ pub struct Config {
     pub max_world_bytes: usize,
     /// Batches with at least this many requests are decided on all cores (0: never).
     pub parallel_batch_min: usize,
+    /// How much lower than checks reloads run (Linux nice increment, 0 to 19).
+    pub reload_niceness: i32,
     /// Where to append the decision log, if anywhere.
     pub decision_log: Option<PathBuf>,
     /// Reload when the world file or directory changes.
@@ -98,6 +100,8 @@ pub struct Shared {
     pub max_world_bytes: usize,
     /// Batches with at least this many requests are decided on all cores (0: never).
     pub parallel_batch_min: usize,
+    /// How much lower than checks reloads run (Linux nice increment, 0 to 19).
+    pub reload_niceness: i32,
 }
 
 impl Shared {
@@ -119,6 +123,7 @@ impl Shared {
             max_body_bytes: 1 << 20,
             max_world_bytes: 64 << 20,
             parallel_batch_min: 0,
+            reload_niceness: reload::DEFAULT_RELOAD_NICENESS,
         }
     }
 }
@@ -150,6 +155,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     shared.max_body_bytes = config.max_body_bytes;
     shared.max_world_bytes = config.max_world_bytes;
     shared.parallel_batch_min = config.parallel_batch_min;
+    shared.reload_niceness = config.reload_niceness;
     let mut log_writer: Option<LogWriter> = None;
     if let Some(path) = &config.decision_log {
         let (log, writer) = DecisionLog::open(path, shared.metrics.clone())

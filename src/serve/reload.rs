@@ -47,21 +47,22 @@ pub enum ReloadError {
     Internal(String),
 }
 
-/// How much lower than the request threads a reload runs (Linux nice increment): checks win
-/// the CPU while a big world compiles, and the compile still gets a share when every core is
-/// busy, so a reload is slower under load but never stalls.
-const RELOAD_NICENESS: i32 = 10;
+/// How much lower than the request threads a reload runs by default (a Linux nice increment):
+/// checks win the CPU while a big world compiles, and the compile still gets a share when every
+/// core is busy, so a reload is slower under load but never stalls.
+pub const DEFAULT_RELOAD_NICENESS: i32 = 10;
 
 /// Runs `work` on a thread of its own at lower CPU priority and waits for it without blocking
 /// the runtime; `Err` says the work panicked.
 async fn off_the_request_path<T: Send + 'static>(
+    niceness: i32,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("keyward-reload".into())
         .spawn(move || {
-            lower_priority();
+            lower_priority(niceness);
             let _ = tx.send(work());
         });
     if let Err(e) = spawned {
@@ -71,12 +72,15 @@ async fn off_the_request_path<T: Send + 'static>(
         .map_err(|_| "the reload thread panicked".to_owned())
 }
 
-/// Lowers the calling thread's CPU priority by [`RELOAD_NICENESS`] (on Linux nice is per thread).
-fn lower_priority() {
+/// Lowers the calling thread's CPU priority by `niceness` (on Linux nice is per thread).
+fn lower_priority(niceness: i32) {
+    if niceness <= 0 {
+        return;
+    }
     // SAFETY: setpriority only reads its integer arguments; `who = 0` is the calling thread.
     // Failure (e.g. a seccomp filter) leaves the priority as it was, which is harmless.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, RELOAD_NICENESS);
+        libc::setpriority(libc::PRIO_PROCESS, 0, niceness.min(19));
     }
 }
 
@@ -111,7 +115,7 @@ pub async fn reload(
         Source::Path => path.display().to_string(),
         Source::Body(_) => "PUT /v1/world".to_owned(),
     };
-    let compiled = off_the_request_path(move || match source {
+    let compiled = off_the_request_path(shared.reload_niceness, move || match source {
         Source::Path => load_file(&path),
         Source::Body(body) => load_body(&body),
     })
