@@ -1,10 +1,119 @@
-//! `keyward serve` (being written).
+//! `keyward serve`: the sidecar HTTP server (SPEC B.6); see [`crate::serve`].
+
+use super::{BAD_INPUT, OK};
+use crate::serve::auth::AdminToken;
+use crate::serve::{self, Config};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `keyward serve`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The world: a JSON file or a directory of JSON files. Reloaded on SIGHUP and when it changes.
+    #[arg(long, short)]
+    world: PathBuf,
+    /// TCP address to listen on [default: 127.0.0.1:8181, unless --unix is given].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Unix socket to listen on (instead of TCP, unless --listen is also given).
+    #[arg(long)]
+    unix: Option<PathBuf>,
+    /// File holding the bearer token that PUT /v1/world requires.
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// Largest request body accepted by the authorize routes, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Largest world accepted by PUT /v1/world, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_world_bytes: usize,
+    /// Decide batches of at least this many requests on all cores; 0 decides every batch on the
+    /// thread that received it.
+    #[arg(long, default_value_t = 0)]
+    parallel_batch_min: usize,
+    /// Run reloads this much lower in CPU priority than checks (a nice increment, 0 to 19):
+    /// higher keeps check latency steadier while a world compiles, lower makes reloads land
+    /// sooner on a busy machine.
+    #[arg(long, default_value_t = crate::serve::reload::DEFAULT_RELOAD_NICENESS,
+          value_parser = clap::value_parser!(i32).range(0..=19))]
+    reload_niceness: i32,
+    /// Append every decision to this file as JSON Lines (written off the request path).
+    #[arg(long)]
+    decision_log: Option<PathBuf>,
+    /// Do not reload when the world file or directory changes (SIGHUP still reloads).
+    #[arg(long)]
+    no_watch: bool,
+    /// Quiet time after a change to the world files before reloading, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    watch_debounce_ms: u64,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Seconds to wait for in-flight requests on shutdown (SIGTERM, Ctrl-C).
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace_secs: u64,
+}
 
-pub fn run(_args: Args) -> u8 {
-    eprintln!("keyward: serve is not implemented yet");
-    super::BAD_INPUT
+/// Runs the server until SIGTERM or Ctrl-C; exits 0 after a clean shutdown, 2 when it cannot
+/// start (bad world, address in use, unreadable token file).
+pub fn run(args: Args) -> u8 {
+    let admin_token = match &args.admin_token_file {
+        Some(path) => match AdminToken::from_file(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("keyward serve: {e}");
+                return BAD_INPUT;
+            }
+        },
+        None => None,
+    };
+    let listen = match (args.listen, &args.unix) {
+        (Some(addr), _) => Some(addr),
+        (None, Some(_)) => None,
+        (None, None) => Some(SocketAddr::from(([127, 0, 0, 1], 8181))),
+    };
+    if let Some(addr) = listen {
+        if !addr.ip().is_loopback() && admin_token.is_none() {
+            eprintln!(
+                "keyward serve: warning: listening on {addr} beyond loopback without --admin-token-file; anyone who can reach it can replace the world"
+            );
+        }
+    }
+    let config = Config {
+        world: args.world,
+        listen,
+        unix: args.unix,
+        admin_token,
+        max_body_bytes: args.max_body_bytes,
+        max_world_bytes: args.max_world_bytes,
+        parallel_batch_min: args.parallel_batch_min,
+        reload_niceness: args.reload_niceness,
+        decision_log: args.decision_log,
+        watch: !args.no_watch,
+        watch_debounce: Duration::from_millis(args.watch_debounce_ms),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("keyward-serve");
+    if let Some(n) = args.threads {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = match builder.build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("keyward serve: cannot start the runtime: {e}");
+            return BAD_INPUT;
+        }
+    };
+    match runtime.block_on(serve::run(config)) {
+        Ok(()) => {
+            eprintln!("keyward serve: stopped");
+            OK
+        }
+        Err(e) => {
+            eprintln!("keyward serve: {e}");
+            BAD_INPUT
+        }
+    }
 }

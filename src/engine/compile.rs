@@ -230,12 +230,12 @@ impl CResource {
         matches!(self, CResource::Patterns { patterns, .. } if patterns.iter().any(|p| matches!(p, CPattern::Var(_))))
     }
 
-    /// Matches a resource ARN, given also split into its parts; variables resolve with
-    /// `glob_of`.
-    pub fn matches(
+    /// Matches a resource ARN, whose parts `parts` gives when a pattern needs them; variables
+    /// resolve with `glob_of`.
+    pub fn matches<'p>(
         &self,
         resource: &str,
-        parts: Option<&[&str; 6]>,
+        parts: impl Fn() -> Option<&'p [&'p str; 6]>,
         glob_of: impl Fn(&Template) -> Option<Glob>,
     ) -> bool {
         match self {
@@ -244,7 +244,7 @@ impl CResource {
                 let hit = patterns.iter().any(|p| match p {
                     CPattern::Any => true,
                     CPattern::Exact(s) => **s == *resource,
-                    CPattern::Arn(p) => p.matches_parts(resource, parts),
+                    CPattern::Arn(p) => p.matches_parts(resource, parts()),
                     CPattern::Var(t) => {
                         glob_of(t).is_some_and(|g| arn_matches(&g, resource, false))
                     }
@@ -542,6 +542,7 @@ pub fn compile(world: &World) -> Tables {
         for a in &key.aliases {
             key_by_alias_arn.insert(key.alias_arn(a).into(), i as u32);
         }
+        let key_parts = crate::arn::split_arn(&key.arn);
         let policy = key.policy.as_ref().map(|p| {
             let mut c = CPolicy::default();
             for (s, st) in p.statements.iter().enumerate() {
@@ -556,8 +557,7 @@ pub fn compile(world: &World) -> Tables {
                 // A key-policy statement's resource is matched against this key's ARN once, here,
                 // unless it has variables.
                 let ok = compiled.as_ref().is_some_and(|r| {
-                    r.is_dynamic()
-                        || r.matches(&key.arn, crate::arn::split_arn(&key.arn).as_ref(), |_| None)
+                    r.is_dynamic() || r.matches(&key.arn, || key_parts.as_ref(), |_| None)
                 });
                 c.push(st, reason, ok, Some(&mut tokens));
             }

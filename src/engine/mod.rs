@@ -360,10 +360,8 @@ impl Engine {
             view: &view,
             action: comp.action,
             resource,
-            parts: match key_index {
-                Some(k) => Some(self.tables.keys[k as usize].parts(resource)),
-                None => crate::arn::split_arn(resource),
-            },
+            key: key_index.map(|k| &self.tables.keys[k as usize]),
+            parts: std::cell::OnceCell::new(),
         };
 
         // Explicit deny anywhere wins (§7.3).
@@ -633,24 +631,37 @@ struct Eval<'a> {
     view: &'a View<'a>,
     action: ActionId,
     resource: &'a str,
-    /// The resource split into its ARN parts, once per component.
-    parts: Option<[&'a str; 6]>,
+    /// The key whose ARN is the resource (its parts are precomputed), if any.
+    key: Option<&'a compile::CKey>,
+    /// The resource split into its ARN parts, once per component and only when a pattern needs it.
+    parts: std::cell::OnceCell<Option<[&'a str; 6]>>,
 }
 
-impl Eval<'_> {
+impl<'a> Eval<'a> {
+    /// The resource's ARN parts.
+    fn parts(&self) -> Option<&[&'a str; 6]> {
+        self.parts
+            .get_or_init(|| match self.key {
+                Some(k) => Some(k.parts(self.resource)),
+                None => crate::arn::split_arn(self.resource),
+            })
+            .as_ref()
+    }
+
     /// Whether a candidate statement applies: its resource (unless it was matched at compile
     /// time) and its conditions.
     fn applies(&self, st: &CStatement, layer: Layer, static_resource: bool) -> bool {
         let resource_ok = if st.resource.is_dynamic() {
-            st.resource
-                .matches(self.resource, self.parts.as_ref(), |t| {
-                    cond::resource_glob(t, self.view, layer)
-                })
+            st.resource.matches(
+                self.resource,
+                || self.parts(),
+                |t| cond::resource_glob(t, self.view, layer),
+            )
         } else {
             static_resource
                 || st
                     .resource
-                    .matches(self.resource, self.parts.as_ref(), |_| None)
+                    .matches(self.resource, || self.parts(), |_| None)
         };
         if !resource_ok {
             return false;

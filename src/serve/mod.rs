@@ -1,1 +1,310 @@
-//! Placeholder: the serve module is being written.
+//! The sidecar HTTP server (SPEC B.6): authorization decisions over HTTP, from the world that is
+//! serving now, with hot reloads that never block or drop a check.
+//!
+//! - [`routes`]: the HTTP API — authorize, batch, world, health, metrics — and its error answers;
+//! - [`reload`]: replacing the world (PUT, SIGHUP, file watching), compiled off the request path;
+//! - [`auth`]: the admin bearer token; [`metrics`]: Prometheus counters and histograms;
+//! - [`decision_log`]: JSON Lines of decisions, written by a thread of its own;
+//! - [`encode`]: decisions written straight into the response buffer.
+//!
+//! A check reads the serving engine through [`LiveEngine`] without locking; a reload compiles
+//! the new world on a blocking thread and swaps it in atomically, so in-flight checks finish on
+//! the world they started with and the next check sees the new one.
+
+pub mod auth;
+pub mod decision_log;
+pub mod encode;
+pub mod metrics;
+pub mod reload;
+pub mod routes;
+
+use crate::engine::live::LiveEngine;
+use crate::engine::Engine;
+use auth::AdminToken;
+use decision_log::{DecisionLog, LogWriter};
+use metrics::Metrics;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the server is run; the command line fills it in.
+#[derive(Debug)]
+pub struct Config {
+    /// The world file or directory, loaded at start and on SIGHUP or a change.
+    pub world: PathBuf,
+    /// TCP address to listen on, if any.
+    pub listen: Option<SocketAddr>,
+    /// Unix socket path to listen on, if any.
+    pub unix: Option<PathBuf>,
+    /// When set, `PUT /v1/world` needs `Authorization: Bearer <token>`.
+    pub admin_token: Option<AdminToken>,
+    /// Largest body accepted on the authorize routes.
+    pub max_body_bytes: usize,
+    /// Largest body accepted by `PUT /v1/world`.
+    pub max_world_bytes: usize,
+    /// Batches with at least this many requests are decided on all cores (0: never).
+    pub parallel_batch_min: usize,
+    /// How much lower than checks reloads run (Linux nice increment, 0 to 19).
+    pub reload_niceness: i32,
+    /// Where to append the decision log, if anywhere.
+    pub decision_log: Option<PathBuf>,
+    /// Reload when the world file or directory changes.
+    pub watch: bool,
+    /// How long the world files must stay quiet after a change before it is reloaded.
+    pub watch_debounce: Duration,
+    /// How long shutdown waits for in-flight requests before giving up on them.
+    pub shutdown_grace: Duration,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug)]
+pub struct ServeError(pub String);
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Where the serving world came from, for `GET /v1/world`.
+#[derive(Clone, Debug)]
+pub struct WorldOrigin {
+    /// The version this describes.
+    pub version: u64,
+    /// `file` (start, SIGHUP, watch) or `put`.
+    pub source: String,
+    /// What caused the load: `start`, `put`, `sighup` or `watch`.
+    pub trigger: &'static str,
+    /// Time to read, parse and compile the world, in milliseconds.
+    pub compile_ms: f64,
+}
+
+/// Everything the handlers share.
+pub struct Shared {
+    /// The engine serving now.
+    pub live: LiveEngine,
+    pub metrics: Arc<Metrics>,
+    pub decision_log: Option<DecisionLog>,
+    pub admin_token: Option<AdminToken>,
+    /// The world path reloads read.
+    pub world_path: PathBuf,
+    /// Where the serving world came from; updated right after each swap.
+    pub origin: Mutex<WorldOrigin>,
+    /// Held for the whole of a reload, so reloads apply one at a time and in order.
+    pub reload_lock: tokio::sync::Mutex<()>,
+    pub max_body_bytes: usize,
+    pub max_world_bytes: usize,
+    /// Batches with at least this many requests are decided on all cores (0: never).
+    pub parallel_batch_min: usize,
+    /// How much lower than checks reloads run (Linux nice increment, 0 to 19).
+    pub reload_niceness: i32,
+}
+
+impl Shared {
+    /// State for a server whose first world is `engine`, loaded from `world_path`.
+    pub fn new(engine: Engine, world_path: PathBuf, compile_ms: f64) -> Shared {
+        Shared {
+            live: LiveEngine::new(engine),
+            metrics: Arc::new(Metrics::default()),
+            decision_log: None,
+            admin_token: None,
+            origin: Mutex::new(WorldOrigin {
+                version: 1,
+                source: world_path.display().to_string(),
+                trigger: "start",
+                compile_ms,
+            }),
+            world_path,
+            reload_lock: tokio::sync::Mutex::new(()),
+            max_body_bytes: 1 << 20,
+            max_world_bytes: 64 << 20,
+            parallel_batch_min: 0,
+            reload_niceness: reload::DEFAULT_RELOAD_NICENESS,
+        }
+    }
+}
+
+/// Loads the world, starts listening, serves until SIGTERM or Ctrl-C, then drains in-flight
+/// requests. Prints `keyward serve: listening on ...` to stderr once ready.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    // From here on SIGHUP (whose default action would end the process) is caught; one sent
+    // while the world loads is handled as soon as the server is up.
+    let hangups = reload::listen_for_sighup()
+        .map_err(|e| ServeError(format!("cannot listen for SIGHUP: {e}")))?;
+    let started = std::time::Instant::now();
+    let world_path = config.world.clone();
+    let engine = tokio::task::spawn_blocking(move || reload::load_file(&world_path))
+        .await
+        .map_err(|e| ServeError(format!("loading the world failed: {e}")))?
+        .map_err(|e| {
+            ServeError(format!(
+                "cannot load world {}:\n{e}",
+                config.world.display()
+            ))
+        })?;
+    let mut shared = Shared::new(
+        engine,
+        config.world.clone(),
+        started.elapsed().as_secs_f64() * 1e3,
+    );
+    shared.admin_token = config.admin_token;
+    shared.max_body_bytes = config.max_body_bytes;
+    shared.max_world_bytes = config.max_world_bytes;
+    shared.parallel_batch_min = config.parallel_batch_min;
+    shared.reload_niceness = config.reload_niceness;
+    let mut log_writer: Option<LogWriter> = None;
+    if let Some(path) = &config.decision_log {
+        let (log, writer) = DecisionLog::open(path, shared.metrics.clone())
+            .map_err(|e| ServeError(format!("cannot open decision log {}: {e}", path.display())))?;
+        shared.decision_log = Some(log);
+        log_writer = Some(writer);
+    }
+    let shared = Arc::new(shared);
+
+    let background = reload::spawn_signal_reloader(shared.clone(), hangups);
+    let watcher = if config.watch {
+        Some(
+            reload::watch(shared.clone(), config.watch_debounce)
+                .map_err(|e| ServeError(format!("cannot watch {}: {e}", config.world.display())))?,
+        )
+    } else {
+        None
+    };
+    let shutdown =
+        shutdown_signal().map_err(|e| ServeError(format!("cannot listen for SIGTERM: {e}")))?;
+
+    let app = routes::router(shared.clone());
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut servers = tokio::task::JoinSet::new();
+    if let Some(addr) = config.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| ServeError(format!("cannot listen on {addr}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| ServeError(e.to_string()))?;
+        let mut stop = stop_tx.subscribe();
+        let app = app.clone();
+        servers.spawn(async move {
+            let stop = async move {
+                let _ = stop.recv().await;
+            };
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        });
+        eprintln!("keyward serve: listening on http://{bound}");
+    }
+    let mut socket_path = None;
+    if let Some(path) = &config.unix {
+        remove_stale_socket(path)?;
+        let listener = tokio::net::UnixListener::bind(path)
+            .map_err(|e| ServeError(format!("cannot listen on {}: {e}", path.display())))?;
+        socket_path = Some(path.clone());
+        let mut stop = stop_tx.subscribe();
+        let app = app.clone();
+        servers.spawn(async move {
+            let stop = async move {
+                let _ = stop.recv().await;
+            };
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        });
+        eprintln!("keyward serve: listening on unix:{}", path.display());
+    }
+    drop(app);
+    if servers.is_empty() {
+        return Err(ServeError(
+            "nothing to listen on: give --listen or --unix".into(),
+        ));
+    }
+    {
+        let world = shared.live.load();
+        let w = world.engine.world();
+        eprintln!(
+            "keyward serve: world version 1 from {}: {} keys, {} principals, {} grants",
+            config.world.display(),
+            w.keys.len(),
+            w.principals.len(),
+            w.grants.len()
+        );
+    }
+
+    // Serve until a shutdown signal or until a listener fails.
+    let mut result = Ok(());
+    tokio::select! {
+        () = shutdown => eprintln!("keyward serve: shutting down; draining in-flight requests"),
+        Some(done) = servers.join_next() => {
+            result = Err(ServeError(match done {
+                Ok(Ok(())) => "a listener stopped".into(),
+                Ok(Err(e)) => format!("a listener failed: {e}"),
+                Err(e) => format!("a listener failed: {e}"),
+            }));
+        }
+    }
+    let _ = stop_tx.send(());
+    let drained = tokio::time::timeout(config.shutdown_grace, async {
+        while servers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        eprintln!(
+            "keyward serve: requests still open after {:?}; closing them",
+            config.shutdown_grace
+        );
+        servers.abort_all();
+        while servers.join_next().await.is_some() {}
+    }
+    background.abort();
+    let _ = background.await;
+    if let Some(w) = watcher {
+        w.stop().await;
+    }
+    if let Some(path) = socket_path {
+        let _ = std::fs::remove_file(path);
+    }
+    drop(shared);
+    // Every check has been answered: write out what the decision log still holds.
+    if let Some(writer) = log_writer {
+        let finished = tokio::task::spawn_blocking(move || writer.finish());
+        if tokio::time::timeout(Duration::from_secs(5), finished)
+            .await
+            .is_err()
+        {
+            eprintln!("keyward serve: the decision log did not finish writing within 5 s");
+        }
+    }
+    result
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// Removes a socket file left behind by an earlier run; refuses to remove anything else.
+fn remove_stale_socket(path: &std::path::Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
+            .map_err(|e| ServeError(format!("cannot remove old socket {}: {e}", path.display()))),
+        Ok(_) => Err(ServeError(format!(
+            "{} exists and is not a socket; not replacing it",
+            path.display()
+        ))),
+        Err(_) => Ok(()),
+    }
+}

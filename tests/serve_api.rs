@@ -1,0 +1,644 @@
+//! `keyward serve` as a sidecar user drives it: every route of SPEC B.6 on the real binary over
+//! loopback, the admin token, body limits, malformed input, reloads that are rejected or
+//! accepted (PUT, SIGHUP, file and directory watching), the unix socket, the decision log and
+//! graceful shutdown.
+
+mod serve_harness;
+
+use keyward::engine::Engine;
+use serde_json::{json, Value};
+use serve_harness::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A temporary directory holding `world.json` = `world`.
+fn world_file(world: &Value) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.json");
+    std::fs::write(&path, world.to_string()).unwrap();
+    (dir, path)
+}
+
+fn demo_requests() -> Vec<Value> {
+    std::fs::read_to_string(repo("corpus/default/requests.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn authorize_and_batch_answer_exactly_what_the_engine_decides() {
+    let world_path = repo("corpus/default/world.json");
+    let engine = Engine::compile(keyward::World::load(&world_path).unwrap());
+    let server = Server::start(&world_path, &["--no-watch"]);
+    let requests = demo_requests();
+    assert!(requests.len() >= 5);
+    let mut expected = Vec::new();
+    for r in &requests {
+        let (request, _) = keyward::Request::from_value(r).unwrap();
+        let want = engine.decide(&request).to_value(None);
+        let a = server.post("/v1/authorize", r);
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.json(), want, "request {r}");
+        assert_eq!(a.version, Some(1));
+        assert_eq!(a.content_type.as_deref(), Some("application/json"));
+        expected.push(want);
+    }
+    let outcomes: std::collections::HashSet<String> = expected
+        .iter()
+        .map(|d| d["decision"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        outcomes.len() >= 2,
+        "the demo requests should not all decide alike"
+    );
+
+    let batch = server.post("/v1/authorize/batch", &json!({ "requests": requests }));
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    assert_eq!(batch.json()["decisions"], Value::Array(expected.clone()));
+    let empty = server.post("/v1/authorize/batch", &json!({"requests": []}));
+    assert_eq!(empty.json(), json!({"decisions": []}));
+
+    // ?explain adds the explanation.
+    let explained = server.post("/v1/authorize?explain", &requests[0]);
+    assert!(
+        explained.json()["explanation"].is_object(),
+        "{}",
+        explained.body
+    );
+
+    // Unknown fields are ignored with a warning, never silently.
+    let mut extra = requests[0].clone();
+    extra["colour"] = "blue".into();
+    let warned = server.post("/v1/authorize", &extra).json();
+    assert_eq!(warned["decision"], expected[0]["decision"]);
+    assert!(
+        warned["warnings"][0].as_str().unwrap().contains("colour"),
+        "{warned}"
+    );
+
+    // The metrics counted every decision, by outcome.
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.content_type.unwrap().starts_with("text/plain"));
+    let allows = expected.iter().filter(|d| d["decision"] == "Allow").count();
+    // Each request was decided three times (single, batch, and the explain or warning rounds
+    // for the first one only), so count from the single and batch rounds.
+    let mut allow_total = 2 * allows;
+    if expected[0]["decision"] == "Allow" {
+        allow_total += 2;
+    }
+    let line = format!("keyward_checks_total{{decision=\"Allow\"}} {allow_total}\n");
+    assert!(
+        metrics.body.contains(&line),
+        "want {line} in\n{}",
+        metrics.body
+    );
+    assert!(metrics
+        .body
+        .contains("keyward_request_duration_seconds_count{route=\"batch\"} 2\n"));
+    assert!(metrics.body.contains("keyward_world_version 1\n"));
+}
+
+#[test]
+fn world_health_and_metrics_describe_the_serving_world() {
+    let world_path = repo("corpus/default/world.json");
+    let world = keyward::World::load(&world_path).unwrap();
+    let server = Server::start(&world_path, &["--no-watch"]);
+    let health = server.get("/health");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    let info = server.get("/v1/world").json();
+    assert_eq!(info["version"], 1);
+    assert_eq!(info["counts"]["keys"], world.keys.len());
+    assert_eq!(info["counts"]["principals"], world.principals.len());
+    assert_eq!(info["counts"]["grants"], world.grants.len());
+    assert_eq!(info["trigger"], "start");
+    assert!(info["loaded_at"].as_str().unwrap().ends_with('Z'), "{info}");
+    let metrics = server.get("/metrics").body;
+    let keys = format!(
+        "keyward_world_objects{{kind=\"keys\"}} {}\n",
+        world.keys.len()
+    );
+    assert!(metrics.contains(&keys), "{metrics}");
+    assert_eq!(server.get("/no/such/route").status, 404);
+}
+
+#[test]
+fn admin_token_guards_world_replacement() {
+    let (dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "  let-me-in\n").unwrap();
+    let server = Server::start(
+        &path,
+        &[
+            "--no-watch",
+            "--admin-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    let new_world = world_allowing("kms:Encrypt").to_string();
+    let url = server.url("/v1/world");
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Bearer let-me-i"),
+        Some("let-me-in"),
+        Some("Basic let-me-in"),
+    ] {
+        let a = call("PUT", &url, &new_world, auth);
+        assert_eq!(a.status, 401, "{auth:?}: {}", a.body);
+        assert!(a.json()["error"].as_str().unwrap().contains("Bearer"));
+    }
+    assert_eq!(server.version(), 1);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    let a = call("PUT", &url, &new_world, Some("Bearer let-me-in"));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["version"], 2);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "ImplicitDeny");
+    // Checks never need the token.
+    assert_eq!(server.decide(&request("kms:Encrypt")), "Allow");
+    assert!(server
+        .get("/metrics")
+        .body
+        .contains("keyward_errors_total{kind=\"unauthorized\"} 5\n"));
+}
+
+#[test]
+fn bodies_over_the_limit_get_413_and_a_deny() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(
+        &path,
+        &[
+            "--no-watch",
+            "--max-body-bytes",
+            "2000",
+            "--max-world-bytes",
+            "3000",
+        ],
+    );
+    let mut big = request("kms:Decrypt");
+    big["encryption_context"] = json!({"pad": "x".repeat(5000)});
+    for route in ["/v1/authorize", "/v1/authorize/batch"] {
+        let body = if route.ends_with("batch") {
+            json!({"requests": [big.clone()]})
+        } else {
+            big.clone()
+        };
+        let a = server.post(route, &body);
+        assert_eq!(a.status, 413, "{route}: {}", a.body);
+        assert_eq!(a.json()["decision"], "ImplicitDeny");
+    }
+    // Under the limit, the same request is decided.
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    // Worlds have their own limit.
+    let mut world = world_allowing("kms:Encrypt");
+    world["keys"][0]["tags"] = json!({"pad": "y".repeat(4000)});
+    let a = call("PUT", &server.url("/v1/world"), &world.to_string(), None);
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert_eq!(server.version(), 1);
+    assert!(server
+        .get("/metrics")
+        .body
+        .contains("keyward_errors_total{kind=\"too_large\"} 3\n"));
+}
+
+#[test]
+fn malformed_input_gets_400_naming_the_field() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch"]);
+    let url = server.url("/v1/authorize");
+    let cases: &[(&str, &str)] = &[
+        ("{\"principal\": ", "(request)"),
+        ("not json", "(request)"),
+        ("[1, 2]", "(request)"),
+        (
+            r#"{"principal": 5, "action": "kms:Decrypt", "resource": "*"}"#,
+            "principal",
+        ),
+        (
+            r#"{"principal": "arn:aws:iam::111122223333:root", "resource": "*"}"#,
+            "action",
+        ),
+        (
+            r#"{"principal": "arn:aws:iam::111122223333:root", "action": "kms:Fly", "resource": "*"}"#,
+            "action",
+        ),
+        (
+            r#"{"principal": "arn:aws:iam::111122223333:root", "action": "kms:Decrypt", "resource": "*", "context": []}"#,
+            "context",
+        ),
+        (
+            r#"{"principal": "arn:aws:iam::111122223333:root", "action": "kms:Decrypt", "action": "kms:Encrypt", "resource": "*"}"#,
+            "(request)",
+        ),
+    ];
+    for (body, field) in cases {
+        let a = call("POST", &url, body, None);
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        let v = a.json();
+        assert_eq!(v["field"], *field, "{body}: {v}");
+        assert_eq!(v["decision"], "ImplicitDeny", "{body}");
+        assert!(!v["error"].as_str().unwrap().is_empty());
+    }
+    let dup = call("POST", &url, cases[7].0, None).json();
+    assert!(
+        dup["error"].as_str().unwrap().contains("duplicate key"),
+        "{dup}"
+    );
+
+    let batch = server.url("/v1/authorize/batch");
+    let good = request("kms:Decrypt");
+    let bad_item = json!({"requests": [good, {"principal": "arn:aws:iam::111122223333:root", "action": "kms:Decrypt", "resource": 7}]});
+    let batch_cases: Vec<(String, &str)> = vec![
+        (bad_item.to_string(), "requests[1].resource"),
+        (json!({"requests": {}}).to_string(), "requests"),
+        (json!({"reqs": []}).to_string(), "requests"),
+        ("{".to_owned(), "(body)"),
+    ];
+    for (body, field) in &batch_cases {
+        let a = call("POST", &batch, body, None);
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        assert_eq!(a.json()["field"], *field, "{body}");
+        assert_eq!(a.json()["decision"], "ImplicitDeny");
+    }
+    // The server is still up and deciding.
+    assert_eq!(server.get("/health").status, 200);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+}
+
+#[test]
+fn rejected_reload_keeps_the_old_world_and_a_good_one_changes_decisions() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch"]);
+    let url = server.url("/v1/world");
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+
+    let mut bad = world_allowing("kms:Encrypt");
+    bad["keys"][0]["arn"] = json!(5);
+    bad["principals"][0]["policies"][0]["Statement"][0]["Effect"] = json!("Perhaps");
+    for body in [bad.to_string(), "{not json".to_owned(), "[]".to_owned()] {
+        let a = call("PUT", &url, &body, None);
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        let v = a.json();
+        assert_eq!(v["version"], 1);
+        assert!(!v["errors"].as_array().unwrap().is_empty(), "{v}");
+    }
+    let v = call("PUT", &url, &bad.to_string(), None).json();
+    let places: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["place"].as_str().unwrap())
+        .collect();
+    assert!(places.iter().any(|p| p.contains("keys[0]")), "{places:?}");
+    assert!(
+        places
+            .iter()
+            .any(|p| p.contains("Effect") || p.contains("principals[0]")),
+        "{places:?}"
+    );
+    assert_eq!(server.version(), 1);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    assert_eq!(server.decide(&request("kms:Encrypt")), "ImplicitDeny");
+    assert!(server
+        .get("/metrics")
+        .body
+        .contains("keyward_reloads_total{trigger=\"put\",result=\"failed\"} 4\n"));
+
+    let a = call(
+        "PUT",
+        &url,
+        &world_allowing("kms:Encrypt").to_string(),
+        None,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["version"], 2);
+    assert_eq!(a.json()["counts"]["keys"], 1);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "ImplicitDeny");
+    assert_eq!(server.decide(&request("kms:Encrypt")), "Allow");
+    let answer = server.post("/v1/authorize", &request("kms:Encrypt"));
+    assert_eq!(answer.version, Some(2));
+    let info = server.get("/v1/world").json();
+    assert_eq!(
+        (info["version"].as_u64(), info["trigger"].as_str()),
+        (Some(2), Some("put"))
+    );
+}
+
+#[test]
+fn sighup_reloads_the_world_file_and_keeps_the_old_world_when_it_is_broken() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch"]);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+
+    replace_file(&path, "{\"keys\": [");
+    server.signal("HUP");
+    assert!(
+        server.wait_for_log("rejected world", Duration::from_secs(20)),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.version(), 1);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+
+    replace_file(&path, &world_allowing("kms:Encrypt").to_string());
+    // --no-watch: nothing changes until SIGHUP.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.version(), 1);
+    server.signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(20), || server.version() == 2),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.decide(&request("kms:Decrypt")), "ImplicitDeny");
+    assert_eq!(server.decide(&request("kms:Encrypt")), "Allow");
+    let metrics = server.get("/metrics").body;
+    assert!(
+        metrics.contains("keyward_reloads_total{trigger=\"sighup\",result=\"ok\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("keyward_reloads_total{trigger=\"sighup\",result=\"failed\"} 1\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_changed_world_file_is_reloaded_without_a_signal() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--watch-debounce-ms", "50"]);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    replace_file(&path, &world_allowing("kms:Encrypt").to_string());
+    assert!(
+        wait_until(Duration::from_secs(20), || server.version() >= 2),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.decide(&request("kms:Decrypt")), "ImplicitDeny");
+    // Written in place (truncate and write) works too.
+    let before = server.version();
+    std::fs::write(&path, world_allowing("kms:Sign").to_string()).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || server.version() > before),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.decide(&request("kms:Sign")), "Allow");
+}
+
+#[test]
+fn a_world_directory_is_watched_and_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = world_allowing("kms:Decrypt");
+    std::fs::write(
+        dir.path().join("keys.json"),
+        json!({"keys": world["keys"]}).to_string(),
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), &["--watch-debounce-ms", "50"]);
+    // No principal yet: the role has no identity policy.
+    assert_eq!(server.decide(&request("kms:Decrypt")), "ImplicitDeny");
+    replace_file(
+        &dir.path().join("principals.json"),
+        &json!({"principals": world["principals"]}).to_string(),
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || server.version() >= 2),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    assert_eq!(server.get("/v1/world").json()["counts"]["principals"], 1);
+}
+
+#[test]
+fn unix_socket_serves_the_same_api() {
+    let (dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let socket = dir.path().join("keyward.sock");
+    let mut server = Server::start(&path, &["--no-watch", "--unix", socket.to_str().unwrap()]);
+    let (status, body) = call_unix(&socket, "GET", "/health", "");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call_unix(
+        &socket,
+        "POST",
+        "/v1/authorize",
+        &request("kms:Decrypt").to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["decision"],
+        "Allow"
+    );
+    let (status, _) = call_unix(
+        &socket,
+        "PUT",
+        "/v1/world",
+        &world_allowing("kms:Encrypt").to_string(),
+    );
+    assert_eq!(status, 200);
+    let (_, body) = call_unix(
+        &socket,
+        "POST",
+        "/v1/authorize",
+        &request("kms:Decrypt").to_string(),
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["decision"],
+        "ImplicitDeny"
+    );
+    // Shutdown removes the socket.
+    server.signal("TERM");
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{}", server.log());
+    assert!(!socket.exists());
+}
+
+#[test]
+fn decision_log_records_every_decision_and_shutdown_is_clean() {
+    let (dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let log_path = dir.path().join("decisions.jsonl");
+    let mut server = Server::start(
+        &path,
+        &["--no-watch", "--decision-log", log_path.to_str().unwrap()],
+    );
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    assert_eq!(server.decide(&request("kms:Encrypt")), "ImplicitDeny");
+    let batch = server.post(
+        "/v1/authorize/batch",
+        &json!({"requests": [request("kms:Decrypt"), request("kms:Sign")]}),
+    );
+    assert_eq!(batch.status, 200);
+    // A malformed request is answered but not logged as a decision.
+    assert_eq!(
+        call("POST", &server.url("/v1/authorize"), "{", None).status,
+        400
+    );
+    server.signal("TERM");
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{}", server.log());
+    assert!(server.log().contains("draining"), "{}", server.log());
+    assert!(!server.log().contains("did not finish"), "{}", server.log());
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let decisions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        decisions,
+        ["Allow", "ImplicitDeny", "Allow", "ImplicitDeny"]
+    );
+    for l in &lines {
+        assert_eq!(l["world_version"], 1);
+        assert!(l["latency_us"].is_u64());
+        assert!(l["reasons"].is_array());
+        assert_eq!(
+            l["request"]["principal"],
+            "arn:aws:sts::111122223333:assumed-role/app/s1"
+        );
+    }
+}
+
+#[test]
+fn a_world_that_does_not_load_stops_startup_with_exit_2() {
+    let (_dir, path) = world_file(&json!({"keys": [{"arn": 1}]}));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--world"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keys[0]"));
+}
+
+#[test]
+fn batches_decided_on_all_cores_answer_the_same_in_order() {
+    let world_path = repo("corpus/default/world.json");
+    let engine = Engine::compile(keyward::World::load(&world_path).unwrap());
+    let server = Server::start(&world_path, &["--no-watch", "--parallel-batch-min", "2"]);
+    // Enough requests for several rayon chunks.
+    let requests: Vec<Value> = demo_requests().into_iter().cycle().take(150).collect();
+    let expected: Vec<Value> = requests
+        .iter()
+        .map(|r| {
+            engine
+                .decide(&keyward::Request::from_value(r).unwrap().0)
+                .to_value(None)
+        })
+        .collect();
+    let batch = server.post("/v1/authorize/batch", &json!({ "requests": requests }));
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    assert_eq!(batch.json()["decisions"], Value::Array(expected));
+    // The first malformed request is named, wherever rayon met one.
+    let mut bad = requests.clone();
+    bad[70]["action"] = json!(1);
+    bad[140]["resource"] = json!(2);
+    let a = server.post("/v1/authorize/batch", &json!({ "requests": bad }));
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(a.json()["field"], "requests[70].action");
+}
+
+#[test]
+fn shutdown_drains_a_request_in_flight() {
+    use std::io::{Read, Write};
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let mut server = Server::start(&path, &["--no-watch"]);
+    let body = request("kms:Decrypt").to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // Half a request, then SIGTERM, then the rest: the answer must still come.
+    write!(
+        stream,
+        "POST /v1/authorize HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{head}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("TERM");
+    assert!(
+        server.wait_for_log("draining", Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        server.wait_exit(Duration::from_millis(1)).is_none(),
+        "exited with a request in flight"
+    );
+    stream.write_all(tail.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"decision\":\"Allow\""), "{answer}");
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("exits once drained");
+    assert!(status.success());
+    // New connections are refused once it is gone.
+    assert!(std::net::TcpStream::connect(&address).is_err());
+}
+
+#[test]
+fn a_world_behind_swapped_symlinks_is_followed() {
+    // The layout Kubernetes gives a mounted ConfigMap: world.json -> ..data/world.json, and an
+    // update writes a new directory and renames a new ..data symlink over the old one.
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("..v1")).unwrap();
+    std::fs::write(
+        d.join("..v1/world.json"),
+        world_allowing("kms:Decrypt").to_string(),
+    )
+    .unwrap();
+    symlink("..v1", d.join("..data")).unwrap();
+    symlink("..data/world.json", d.join("world.json")).unwrap();
+    let server = Server::start(&d.join("world.json"), &["--watch-debounce-ms", "50"]);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+
+    // Two updates: the second must be seen although the first removed the directory the world
+    // was first read from.
+    let update = |old: &str, new: &str, action: &str| {
+        std::fs::create_dir(d.join(new)).unwrap();
+        std::fs::write(
+            d.join(new).join("world.json"),
+            world_allowing(action).to_string(),
+        )
+        .unwrap();
+        symlink(new, d.join("..data_tmp")).unwrap();
+        std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+        std::fs::remove_dir_all(d.join(old)).unwrap();
+    };
+    let allowed = |action: &str| {
+        wait_until(Duration::from_secs(20), || {
+            server.decide(&request(action)) == "Allow"
+        })
+    };
+    update("..v1", "..v2", "kms:Encrypt");
+    assert!(allowed("kms:Encrypt"), "{}", server.log());
+    assert_eq!(server.decide(&request("kms:Decrypt")), "ImplicitDeny");
+    update("..v2", "..v3", "kms:Sign");
+    assert!(allowed("kms:Sign"), "{}", server.log());
+    assert_eq!(server.decide(&request("kms:Encrypt")), "ImplicitDeny");
+}
