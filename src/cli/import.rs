@@ -1,10 +1,154 @@
-//! `keyward import` (being written).
+//! `keyward import`: a world from the AWS CLI's JSON outputs.
 
-/// Arguments of `keyward import`.
+use crate::replay::import::{Importer, Kind};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What `keyward import --help` says after the options.
+const AFTER_HELP: &str = "\
+Builds a world (SPEC B.1) from what the AWS CLI prints, unchanged:
+
+  aws kms describe-key --key-id K                          > keys/K/describe-key.json
+  aws kms get-key-policy --key-id K --policy-name default  > keys/K/key-policy.json
+  aws kms list-resource-tags --key-id K                    > keys/K/tags.json
+  aws kms list-grants --key-id K                           > keys/K/grants.json
+  aws kms list-aliases                                     > aliases.json
+  aws iam get-account-authorization-details                > authorization-details.json
+  keyward import . --out world.json
+
+PATHS are files or folders (read recursively); each file is recognized by its shape, and the
+options name a file's kind explicitly. get-key-policy and list-resource-tags outputs do not say
+which key they belong to: give them as KEY=FILE (KEY a key id or ARN) or keep the key id in the
+file or folder name. Attached managed policies are read from the Policies of the authorization
+details (their default version). The world is written only if it loads; every problem is reported
+with its file. Exit codes: 0 written, 2 on any error.";
+
+/// Arguments of `keyward import` (the long help is [`AFTER_HELP`]).
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// Output of `aws kms describe-key`.
+    #[arg(long, value_name = "FILE")]
+    describe_key: Vec<PathBuf>,
+    /// Output of `aws kms get-key-policy`, as [KEY=]FILE.
+    #[arg(long, value_name = "[KEY=]FILE")]
+    key_policy: Vec<String>,
+    /// Output of `aws kms list-grants`.
+    #[arg(long, value_name = "FILE")]
+    list_grants: Vec<PathBuf>,
+    /// Output of `aws kms list-aliases`.
+    #[arg(long, value_name = "FILE")]
+    list_aliases: Vec<PathBuf>,
+    /// Output of `aws kms list-resource-tags`, as [KEY=]FILE.
+    #[arg(long, value_name = "[KEY=]FILE")]
+    list_resource_tags: Vec<String>,
+    /// Output of `aws kms list-keys` (maps key ids to ARNs).
+    #[arg(long, value_name = "FILE")]
+    list_keys: Vec<PathBuf>,
+    /// Output of `aws iam get-account-authorization-details` (several pages may be given).
+    #[arg(long, value_name = "FILE")]
+    authorization_details: Vec<PathBuf>,
+    /// Where to write the world (`-` for standard output).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Files or folders of outputs, recognized by their shape.
+    #[arg(value_name = "PATHS")]
+    paths: Vec<PathBuf>,
+}
 
-pub fn run(_args: Args) -> u8 {
-    eprintln!("keyward: import is not implemented yet");
-    super::BAD_INPUT
+/// Splits `KEY=FILE`; a plain path (even one holding `=`) when no such file exists as written.
+fn key_and_file(arg: &str) -> (Option<&str>, &Path) {
+    if Path::new(arg).exists() {
+        return (None, Path::new(arg));
+    }
+    match arg.split_once('=') {
+        Some((key, file)) if !key.is_empty() => (Some(key), Path::new(file)),
+        _ => (None, Path::new(arg)),
+    }
+}
+
+pub fn run(args: Args) -> u8 {
+    let mut importer = Importer::new();
+    let plain = [
+        (&args.describe_key, Kind::DescribeKey),
+        (&args.list_grants, Kind::ListGrants),
+        (&args.list_aliases, Kind::ListAliases),
+        (&args.list_keys, Kind::ListKeys),
+        (&args.authorization_details, Kind::AuthorizationDetails),
+    ];
+    let given = plain.iter().map(|(v, _)| v.len()).sum::<usize>()
+        + args.key_policy.len()
+        + args.list_resource_tags.len()
+        + args.paths.len();
+    if given == 0 {
+        eprintln!("keyward: nothing to import: give AWS CLI outputs as PATHS or with the options (see --help)");
+        return super::BAD_INPUT;
+    }
+    for (files, kind) in plain {
+        for f in files {
+            importer.add_path(f, Some(kind), None);
+        }
+    }
+    for (args, kind) in [
+        (&args.key_policy, Kind::KeyPolicy),
+        (&args.list_resource_tags, Kind::ListResourceTags),
+    ] {
+        for a in args {
+            let (key, file) = key_and_file(a);
+            importer.add_path(file, Some(kind), key);
+        }
+    }
+    for p in &args.paths {
+        importer.add_path(p, None, None);
+    }
+    let mut imported = importer.finish();
+    if imported.errors.is_empty() {
+        match crate::world::World::from_value(&imported.world, "imported world") {
+            Ok(w) => imported
+                .warnings
+                .extend(w.warnings.iter().map(|f| f.to_string())),
+            Err(e) => imported
+                .errors
+                .extend(e.errors.iter().map(|f| f.to_string())),
+        }
+    }
+    for w in &imported.warnings {
+        eprintln!("keyward: warning: {w}");
+    }
+    if !imported.errors.is_empty() {
+        for e in &imported.errors {
+            eprintln!("keyward: {e}");
+        }
+        eprintln!(
+            "keyward: no world written ({} errors)",
+            imported.errors.len()
+        );
+        return super::BAD_INPUT;
+    }
+    let text = serde_json::to_string_pretty(&imported.world).unwrap_or_default() + "\n";
+    let written = if args.out == Path::new("-") {
+        std::io::stdout().lock().write_all(text.as_bytes())
+    } else {
+        std::fs::write(&args.out, text)
+    };
+    if let Err(e) = written {
+        eprintln!("keyward: cannot write {}: {e}", args.out.display());
+        return super::BAD_INPUT;
+    }
+    let count = |k: &str| {
+        imported
+            .world
+            .get(k)
+            .and_then(|v| v.as_array())
+            .map_or(0, Vec::len)
+    };
+    eprintln!(
+        "keyward: wrote {} ({} keys, {} grants, {} principals, {} groups)",
+        args.out.display(),
+        count("keys"),
+        count("grants"),
+        count("principals"),
+        count("groups")
+    );
+    super::OK
 }
