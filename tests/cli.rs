@@ -352,3 +352,48 @@ fn gen_then_bench_with_a_baseline_gate() {
     );
     assert!(gate.status.success(), "{}", text(&gate.stderr));
 }
+
+/// `keyward gen --cloudtrail N` writes logs that `keyward replay` reproduces exactly.
+#[test]
+fn generated_cloudtrail_replays_with_full_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let gen = keyward(
+        &[
+            "gen",
+            "--keys",
+            "80",
+            "--principals",
+            "60",
+            "--seed",
+            "5",
+            "--requests",
+            "10",
+            "--cloudtrail",
+            "3000",
+            "--records-per-file",
+            "700",
+            "--out",
+            out,
+        ],
+        None,
+    );
+    assert!(gen.status.success(), "{}", text(&gen.stderr));
+    let logs = dir.path().join("cloudtrail");
+    assert!(logs.join("AWSLogs").is_dir(), "S3 layout");
+    let world = dir.path().join("world.json");
+    let run = keyward(
+        &[
+            "replay",
+            "--json",
+            "--world",
+            world.to_str().unwrap(),
+            logs.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&run.stdout)).unwrap();
+    assert_eq!(report["comparison"]["agreements"], 3000, "{report}");
+    assert_eq!(report["comparison"]["disagreements"], 0);
+}

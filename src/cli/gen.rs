@@ -23,6 +23,13 @@ pub struct Args {
     /// Output directory (created if missing): world.json and requests.jsonl.
     #[arg(long)]
     out: PathBuf,
+    /// Also write this many CloudTrail records of generated calls, decided against the world, as
+    /// gzipped log files in the S3 layout under DIR/cloudtrail (for `keyward replay`).
+    #[arg(long, value_name = "N")]
+    cloudtrail: Option<u64>,
+    /// Records per CloudTrail file.
+    #[arg(long, default_value_t = 5_000)]
+    records_per_file: usize,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -57,10 +64,68 @@ pub fn run(args: Args) -> u8 {
                 args.principals,
                 args.requests
             );
-            OK
+            match args.cloudtrail {
+                Some(n) => write_cloudtrail(&generated, n, &args),
+                None => OK,
+            }
         }
         Err(e) => {
             eprintln!("keyward: cannot write to {}: {e}", args.out.display());
+            BAD_INPUT
+        }
+    }
+}
+
+/// Writes `n` generated calls as CloudTrail logs, each recorded with the outcome the engine
+/// decides for it, streaming so any `n` fits in memory.
+fn write_cloudtrail(generated: &crate::gen::Generated, n: u64, args: &Args) -> u8 {
+    use crate::decision::Outcome;
+    use crate::replay::map::Recorded;
+    use crate::replay::synth::{write_logs, LogOptions};
+    let world = match crate::World::from_value(&generated.world, "generated") {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("keyward: the generated world does not load: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let engine = crate::engine::Engine::compile(world);
+    const BATCH: u64 = 10_000;
+    let stream = (0..n.div_ceil(BATCH)).flat_map(|batch| {
+        let count = BATCH.min(n - batch * BATCH) as usize;
+        generated.requests(count, args.seed.wrapping_add(batch.wrapping_mul(0x9E37)))
+    });
+    let engine_ref = &engine;
+    let records = stream
+        .filter_map(|v| crate::Request::from_value(&v).ok())
+        .map(|(request, _)| {
+            let recorded = match engine_ref.check(&request).outcome {
+                Outcome::Allow => Recorded::Allowed,
+                Outcome::ExplicitDeny | Outcome::ImplicitDeny => Recorded::Denied,
+            };
+            (request, recorded)
+        });
+    let options = LogOptions {
+        records_per_file: args.records_per_file.max(1),
+        ..LogOptions::default()
+    };
+    let dir = args.out.join("cloudtrail");
+    match write_logs(engine.world(), &dir, records, &options) {
+        Ok(written) => {
+            eprintln!(
+                "keyward: wrote {} CloudTrail records in {} files under {} ({} calls a record cannot carry were left out)",
+                written.records,
+                written.files.len(),
+                dir.display(),
+                written.skipped.len()
+            );
+            OK
+        }
+        Err(e) => {
+            eprintln!(
+                "keyward: cannot write CloudTrail logs to {}: {e}",
+                dir.display()
+            );
             BAD_INPUT
         }
     }
