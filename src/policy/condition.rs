@@ -418,7 +418,8 @@ pub fn parse_date(text: &str) -> Option<i128> {
     Some(i128::from(days_from_civil(year, month, day)) * 86_400 * NS + nanos)
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+/// Days in a month of the proleptic Gregorian calendar.
+pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
         2 => 28,
@@ -428,7 +429,7 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -3,7 +3,7 @@
 //! Replay turns them into `aws:CurrentTime` and `aws:EpochTime`; the log writer goes the other way.
 //! Every record carries one, so the form AWS writes is read and written without `fmt`.
 
-use crate::policy::condition::parse_date;
+use crate::policy::condition::{days_from_civil, days_in_month, parse_date};
 
 /// Epoch seconds of a CloudTrail `eventTime`; `None` when it is not a date and time.
 pub fn parse_event_time(text: &str) -> Option<i64> {
@@ -80,26 +80,6 @@ pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32) {
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     (y, m, d, (s / 3600) as u32, (s / 60 % 60) as u32)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01.
