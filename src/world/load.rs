@@ -98,6 +98,21 @@ impl World {
     }
 }
 
+/// The fields of a grant in a world: those of a ListGrants entry.
+pub const GRANT_FIELDS: &[&str] = &[
+    "KeyId",
+    "GrantId",
+    "Name",
+    "CreationDate",
+    "GranteePrincipal",
+    "GranteeServicePrincipal",
+    "RetiringPrincipal",
+    "RetiringServicePrincipal",
+    "IssuingAccount",
+    "Operations",
+    "Constraints",
+];
+
 struct Builder {
     world: World,
     options: ParseOptions,
@@ -641,23 +656,7 @@ impl Builder {
     }
 
     fn grant(&mut self, o: &Map<String, Value>, place: String) {
-        self.unknown_fields(
-            o,
-            &place,
-            &[
-                "KeyId",
-                "GrantId",
-                "Name",
-                "CreationDate",
-                "GranteePrincipal",
-                "GranteeServicePrincipal",
-                "RetiringPrincipal",
-                "RetiringServicePrincipal",
-                "IssuingAccount",
-                "Operations",
-                "Constraints",
-            ],
-        );
+        self.unknown_fields(o, &place, GRANT_FIELDS);
         let Some(grant_id) = self.string(o, &place, "GrantId", true) else {
             return;
         };

@@ -4,7 +4,7 @@
 
 mod load;
 
-pub use load::LoadError;
+pub use load::{LoadError, GRANT_FIELDS};
 
 use crate::arn::{split_arn, Caller, CallerKind, PrincipalEntry};
 use crate::policy::{Finding, Policy};

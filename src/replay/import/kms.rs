@@ -46,20 +46,7 @@ const METADATA: &[&str] = &[
     "MultiRegion",
 ];
 
-/// ListGrants fields a world grant holds.
-const GRANT_FIELDS: &[&str] = &[
-    "KeyId",
-    "GrantId",
-    "Name",
-    "CreationDate",
-    "GranteePrincipal",
-    "GranteeServicePrincipal",
-    "RetiringPrincipal",
-    "RetiringServicePrincipal",
-    "IssuingAccount",
-    "Operations",
-    "Constraints",
-];
+use crate::world::GRANT_FIELDS;
 
 fn is_key_arn(text: &str) -> bool {
     matches!(split_arn(text), Some([_, _, "kms", _, _, res]) if res.starts_with("key/"))
