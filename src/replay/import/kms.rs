@@ -3,6 +3,7 @@
 
 use super::{key_id_in, policy_document};
 use crate::arn::split_arn;
+use crate::world::GRANT_FIELDS;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -45,8 +46,6 @@ const METADATA: &[&str] = &[
     "KeyState",
     "MultiRegion",
 ];
-
-use crate::world::GRANT_FIELDS;
 
 fn is_key_arn(text: &str) -> bool {
     matches!(split_arn(text), Some([_, _, "kms", _, _, res]) if res.starts_with("key/"))
