@@ -5,6 +5,7 @@
 //! few bit operations and evaluates conditions for those alone.
 
 use super::cond::CCondition;
+use super::intern::{map_bytes, KeyIndex};
 use crate::actions::{ActionSet, ACTIONS};
 use crate::arn::PrincipalEntry;
 use crate::decision::{Reason, Source};
@@ -16,174 +17,15 @@ use crate::world::World;
 use hashbrown::HashMap;
 use smallvec::SmallVec;
 
-/// Dense id of an interned principal token (a user, session, role, account or service).
-pub type TokenId = u32;
-
-/// What a name resolves to: the token policies and grants know the principal by, and the world
-/// principal that holds its identity policies.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Entry {
-    pub token: Option<TokenId>,
-    pub principal: Option<u32>,
-}
-
-/// A role by account and name (role ARNs in policies carry paths that session ARNs do not).
-#[derive(Debug, Hash, PartialEq, Eq)]
-pub struct RoleKey {
-    account: Box<str>,
-    name: Box<str>,
-}
-
-/// A borrowed [`RoleKey`], to look roles up without allocating; hashes as `RoleKey` does.
-#[derive(Hash)]
-pub struct RoleQuery<'a> {
-    pub account: &'a str,
-    pub name: &'a str,
-}
-
-impl hashbrown::Equivalent<RoleKey> for RoleQuery<'_> {
-    fn equivalent(&self, key: &RoleKey) -> bool {
-        *key.account == *self.account && *key.name == *self.name
-    }
-}
-
-/// The names of principals that policies, grants and the world mention, interned to dense
-/// token ids. A check resolves a caller with one lookup for its ARN and one for its role.
-#[derive(Default)]
-pub struct Names {
-    /// Users and world principals by full ARN; sessions and federated users (as policies name
-    /// them) by ARN without the partition (`sts::ACCOUNT:assumed-role/R/S`).
-    pub arns: HashMap<Box<str>, Entry>,
-    pub roles: HashMap<RoleKey, Entry>,
-    pub accounts: HashMap<Box<str>, TokenId>,
-    pub services: HashMap<Box<str>, TokenId>,
-    /// Whether some world principal is listed under an STS ARN (a session or federated user).
-    pub sts_principals: bool,
-    next: TokenId,
-}
-
-/// How a token matches the caller it was resolved from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenKind {
-    /// A user, session, federated user or service: the caller itself.
-    Exact,
-    /// A role: every session of it.
-    Role,
-    /// An account: the root user directly, other principals through identity policies.
-    Account,
-}
-
-impl Names {
-    fn fresh(next: &mut TokenId) -> TokenId {
-        let id = *next;
-        *next += 1;
-        id
-    }
-
-    fn token(slot: &mut Option<TokenId>, next: &mut TokenId) -> TokenId {
-        *slot.get_or_insert_with(|| Self::fresh(next))
-    }
-
-    fn simple(map: &mut HashMap<Box<str>, TokenId>, next: &mut TokenId, key: &str) -> TokenId {
-        if let Some(&id) = map.get(key) {
-            return id;
-        }
-        let id = Self::fresh(next);
-        map.insert(key.into(), id);
-        id
-    }
-
-    fn role(&mut self, account: &str, name: &str) -> &mut Entry {
-        self.roles
-            .entry(RoleKey {
-                account: account.into(),
-                name: name.into(),
-            })
-            .or_default()
-    }
-
-    /// Interns a principal entry; `None` for entries matched otherwise (`*`) or never.
-    pub fn intern(&mut self, e: &PrincipalEntry) -> Option<(TokenId, TokenKind)> {
-        let next = &mut self.next;
-        Some(match e {
-            PrincipalEntry::Any | PrincipalEntry::Never(_) => return None,
-            PrincipalEntry::Account(a) => (
-                Self::simple(&mut self.accounts, next, a),
-                TokenKind::Account,
-            ),
-            PrincipalEntry::Service(s) => {
-                (Self::simple(&mut self.services, next, s), TokenKind::Exact)
-            }
-            PrincipalEntry::User { arn, .. } => (
-                Self::token(
-                    &mut self.arns.entry(arn.as_str().into()).or_default().token,
-                    next,
-                ),
-                TokenKind::Exact,
-            ),
-            PrincipalEntry::Session {
-                account,
-                role,
-                session,
-            } => {
-                let key = format!("sts::{account}:assumed-role/{role}/{session}");
-                (
-                    Self::token(&mut self.arns.entry(key.into()).or_default().token, next),
-                    TokenKind::Exact,
-                )
-            }
-            PrincipalEntry::FederatedUser { account, name } => {
-                let key = format!("sts::{account}:federated-user/{name}");
-                (
-                    Self::token(&mut self.arns.entry(key.into()).or_default().token, next),
-                    TokenKind::Exact,
-                )
-            }
-            PrincipalEntry::Role { account, name } => {
-                let entry = self
-                    .roles
-                    .entry(RoleKey {
-                        account: account.as_str().into(),
-                        name: name.as_str().into(),
-                    })
-                    .or_default();
-                (Self::token(&mut entry.token, next), TokenKind::Role)
-            }
-        })
-    }
-
-    /// Records world principal `index`, listed under `arn`.
-    fn add_principal(&mut self, arn: &str, index: u32) {
-        self.arns.entry(arn.into()).or_default().principal = Some(index);
-        match crate::arn::split_arn(arn) {
-            Some([_, _, "iam", _, account, res]) => {
-                if let Some(path) = res.strip_prefix("role/") {
-                    let name = path.rsplit('/').next().unwrap_or(path);
-                    // As the world's own index: a later role of the same name wins.
-                    self.role(account, name).principal = Some(index);
-                }
-            }
-            Some([_, _, "sts", ..]) => self.sts_principals = true,
-            _ => {}
-        }
-    }
-
-    /// Number of distinct tokens.
-    pub fn len(&self) -> usize {
-        self.next as usize
-    }
-
-    /// Whether no token was interned.
-    pub fn is_empty(&self) -> bool {
-        self.next == 0
-    }
-}
+pub use super::intern::{account_number, Names, TokenId, TokenKind};
 
 /// The `Resource` element of a statement, compiled.
 #[derive(Clone, Debug)]
 pub enum CResource {
     /// Matches every resource.
     Any,
+    /// One pattern, held inline (`negated`: `NotResource`).
+    One { negated: bool, pattern: CPattern },
     /// Matches resources that match one of these (`negated`: none of these).
     Patterns {
         negated: bool,
@@ -197,9 +39,51 @@ pub enum CPattern {
     Any,
     /// No wildcard and no variable: plain string equality.
     Exact(Box<str>),
+    /// `arn:P:S:R:A:` and more literal text, then one final `*` (the shape of most resource
+    /// patterns, `arn:aws:kms:us-east-1:111122223333:key/*`): with its first five ARN parts
+    /// literal, the pattern matches exactly the texts that start with the literal, so one
+    /// comparison decides.
+    Prefix(Box<str>),
     Arn(ArnPattern),
     /// Has policy variables: resolved per check.
     Var(Template),
+}
+
+impl CPattern {
+    fn compile(p: &ResourcePattern) -> CPattern {
+        match p {
+            ResourcePattern::Any => CPattern::Any,
+            ResourcePattern::Arn(t) => match t.as_plain() {
+                Some(s) if !s.contains(['*', '?']) => CPattern::Exact(s.into()),
+                Some(s) => match s.strip_suffix('*') {
+                    Some(prefix)
+                        if prefix.starts_with("arn:")
+                            && !prefix.contains(['*', '?'])
+                            && prefix.matches(':').count() >= 5 =>
+                    {
+                        CPattern::Prefix(prefix.into())
+                    }
+                    _ => CPattern::Arn(ArnPattern::new(&Glob::new(&s))),
+                },
+                None => CPattern::Var(crate::engine::cond::lower_template_vars(t)),
+            },
+        }
+    }
+
+    fn matches<'p>(
+        &self,
+        resource: &str,
+        parts: &impl Fn() -> Option<&'p [&'p str; 6]>,
+        glob_of: &impl Fn(&Template) -> Option<Glob>,
+    ) -> bool {
+        match self {
+            CPattern::Any => true,
+            CPattern::Exact(s) => **s == *resource,
+            CPattern::Prefix(p) => resource.starts_with(&**p),
+            CPattern::Arn(p) => p.matches_parts(resource, parts()),
+            CPattern::Var(t) => glob_of(t).is_some_and(|g| arn_matches(&g, resource, false)),
+        }
+    }
 }
 
 impl CResource {
@@ -207,27 +91,27 @@ impl CResource {
         if !r.negated && r.patterns.contains(&ResourcePattern::Any) {
             return CResource::Any;
         }
-        let patterns = r
-            .patterns
-            .iter()
-            .map(|p| match p {
-                ResourcePattern::Any => CPattern::Any,
-                ResourcePattern::Arn(t) => match t.as_plain() {
-                    Some(s) if !s.contains(['*', '?']) => CPattern::Exact(s.into()),
-                    Some(s) => CPattern::Arn(ArnPattern::new(&Glob::new(&s))),
-                    None => CPattern::Var(crate::engine::cond::lower_template_vars(t)),
-                },
-            })
-            .collect();
+        if let [one] = &r.patterns[..] {
+            return CResource::One {
+                negated: r.negated,
+                pattern: CPattern::compile(one),
+            };
+        }
         CResource::Patterns {
             negated: r.negated,
-            patterns,
+            patterns: r.patterns.iter().map(CPattern::compile).collect(),
         }
     }
 
     /// Whether any pattern needs the request context (policy variables).
     pub fn is_dynamic(&self) -> bool {
-        matches!(self, CResource::Patterns { patterns, .. } if patterns.iter().any(|p| matches!(p, CPattern::Var(_))))
+        match self {
+            CResource::Any => false,
+            CResource::One { pattern, .. } => matches!(pattern, CPattern::Var(_)),
+            CResource::Patterns { patterns, .. } => {
+                patterns.iter().any(|p| matches!(p, CPattern::Var(_)))
+            }
+        }
     }
 
     /// Matches a resource ARN, whose parts `parts` gives when a pattern needs them; variables
@@ -240,15 +124,13 @@ impl CResource {
     ) -> bool {
         match self {
             CResource::Any => true,
+            CResource::One { negated, pattern } => {
+                pattern.matches(resource, &parts, &glob_of) != *negated
+            }
             CResource::Patterns { negated, patterns } => {
-                let hit = patterns.iter().any(|p| match p {
-                    CPattern::Any => true,
-                    CPattern::Exact(s) => **s == *resource,
-                    CPattern::Arn(p) => p.matches_parts(resource, parts()),
-                    CPattern::Var(t) => {
-                        glob_of(t).is_some_and(|g| arn_matches(&g, resource, false))
-                    }
-                });
+                let hit = patterns
+                    .iter()
+                    .any(|p| p.matches(resource, &parts, &glob_of));
                 hit != *negated
             }
         }
@@ -273,7 +155,8 @@ pub fn action_set(actions: &Actions) -> ActionSet {
     }
 }
 
-/// A compiled statement: what is checked per request once the masks have picked it.
+/// A compiled statement: what is checked per request once the masks have picked it. Kept small
+/// (what rarely matters lives in [`Cold`]) so candidate statements share few cache lines.
 #[derive(Clone, Debug)]
 pub struct CStatement {
     pub effect: Effect,
@@ -282,6 +165,12 @@ pub struct CStatement {
     pub conditions: Box<[CCondition]>,
     /// Whether a condition reads `kms:ResourceAliases` (fails closed over the alias quota).
     pub reads_resource_aliases: bool,
+}
+
+/// What a check reads of a statement only in rare cases: its `NotPrincipal` list, and the reason
+/// it gives once it has decided.
+#[derive(Clone, Debug)]
+pub struct Cold {
     /// `NotPrincipal` entries, matched per request.
     pub not_principal: Option<Principals>,
     /// The reason this statement gives when it decides.
@@ -289,9 +178,9 @@ pub struct CStatement {
 }
 
 impl CStatement {
-    fn compile(st: &Statement, reason: Reason) -> CStatement {
+    fn compile(st: &Statement, reason: Reason) -> (CStatement, Cold) {
         let conditions: Box<[CCondition]> = st.conditions.iter().map(CCondition::compile).collect();
-        CStatement {
+        let hot = CStatement {
             effect: st.effect,
             resource: st
                 .resource
@@ -299,9 +188,12 @@ impl CStatement {
                 .map_or(CResource::Any, CResource::compile),
             reads_resource_aliases: conditions.iter().any(|c| c.key() == "kms:resourcealiases"),
             conditions,
+        };
+        let cold = Cold {
             not_principal: st.principal.as_ref().filter(|p| p.negated).cloned(),
             reason,
-        }
+        };
+        (hot, cold)
     }
 }
 
@@ -356,6 +248,7 @@ impl Chunk {
 pub struct CPolicy {
     pub hot: Vec<Hot>,
     pub statements: Vec<CStatement>,
+    pub cold: Vec<Cold>,
     pub chunks: Vec<Chunk>,
 }
 
@@ -379,7 +272,9 @@ impl CPolicy {
             actions,
             effect: st.effect,
         });
-        self.statements.push(CStatement::compile(st, reason));
+        let (statement, cold) = CStatement::compile(st, reason);
+        self.statements.push(statement);
+        self.cold.push(cold);
         let Some(names) = names else { return };
         if index % 64 == 0 {
             self.chunks.push(Chunk::new(index));
@@ -413,6 +308,8 @@ pub struct CKey {
     pub state_error: Option<&'static str>,
     /// Where the key ARN's first five colons are, so checks never split it again.
     pub colons: [u16; 5],
+    /// The key's account as a number ([`account_number`]).
+    pub account: Option<u64>,
 }
 
 impl CKey {
@@ -440,7 +337,7 @@ pub struct CIdentity {
 /// Everything compiled from a world, indexed for lookups.
 pub struct Tables {
     pub names: Names,
-    pub key_by_arn: HashMap<Box<str>, u32>,
+    pub key_by_arn: KeyIndex,
     pub key_by_alias_arn: HashMap<Box<str>, u32>,
     pub keys: Vec<CKey>,
     /// The operations of each grant of the world, as action sets.
@@ -455,8 +352,9 @@ impl CPolicy {
         let statements: usize = self
             .statements
             .iter()
-            .map(|st| {
-                let reason = match &st.reason.source {
+            .zip(&self.cold)
+            .map(|(st, cold)| {
+                let reason = match &cold.reason.source {
                     Source::KeyPolicy { key } => key.len(),
                     Source::IdentityPolicy { principal, .. }
                     | Source::PermissionsBoundary { principal } => principal.len(),
@@ -464,11 +362,12 @@ impl CPolicy {
                     _ => 0,
                 };
                 let conditions = st.conditions.len() * (size_of::<CCondition>() + 64);
-                reason + st.reason.sid.as_ref().map_or(0, String::len) + conditions
+                reason + cold.reason.sid.as_ref().map_or(0, String::len) + conditions
             })
             .sum();
         self.hot.capacity() * size_of::<Hot>()
             + self.statements.capacity() * size_of::<CStatement>()
+            + self.cold.capacity() * size_of::<Cold>()
             + statements
             + self.chunks.capacity() * size_of::<Chunk>()
     }
@@ -479,17 +378,7 @@ impl Tables {
     /// name, with hash-map slots at their capacity).
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        fn map<K, V>(m: &HashMap<K, V>, key_bytes: usize) -> usize {
-            m.capacity() * (size_of::<(K, V)>() + 1) + key_bytes
-        }
-        let n = &self.names;
-        let names = map(&n.arns, n.arns.keys().map(|k| k.len()).sum())
-            + map(
-                &n.roles,
-                n.roles.keys().map(|k| k.account.len() + k.name.len()).sum(),
-            )
-            + map(&n.accounts, n.accounts.keys().map(|k| k.len()).sum())
-            + map(&n.services, n.services.keys().map(|k| k.len()).sum());
+        let names = self.names.heap_bytes();
         let keys: usize = self
             .keys
             .iter()
@@ -507,11 +396,8 @@ impl Tables {
             .map(|i| i.policies.heap_bytes() + i.boundary.as_ref().map_or(0, CPolicy::heap_bytes))
             .sum();
         names
-            + map(
-                &self.key_by_arn,
-                self.key_by_arn.keys().map(|k| k.len()).sum(),
-            )
-            + map(
+            + self.key_by_arn.heap_bytes()
+            + map_bytes(
                 &self.key_by_alias_arn,
                 self.key_by_alias_arn.keys().map(|k| k.len()).sum(),
             )
@@ -534,11 +420,11 @@ fn statement_reason(source: Source, index: usize, st: &Statement) -> Reason {
 /// Compiles `world`.
 pub fn compile(world: &World) -> Tables {
     let mut tokens = Names::default();
-    let mut key_by_arn = HashMap::with_capacity(world.keys.len());
+    let mut key_by_arn = KeyIndex::default();
     let mut key_by_alias_arn = HashMap::new();
     let mut keys = Vec::with_capacity(world.keys.len());
     for (i, key) in world.keys.iter().enumerate() {
-        key_by_arn.insert(key.arn.as_str().into(), i as u32);
+        key_by_arn.insert(&key.arn, i as u32);
         for a in &key.aliases {
             key_by_alias_arn.insert(key.alias_arn(a).into(), i as u32);
         }
@@ -577,10 +463,11 @@ pub fn compile(world: &World) -> Tables {
             grants_by_token: Vec::new(),
             state_error,
             colons,
+            account: account_number(&key.account),
         });
     }
     for (g, grant) in world.grants.iter().enumerate() {
-        let Some(&k) = key_by_arn.get(grant.key.as_str()) else {
+        let Some(k) = key_by_arn.get(&grant.key) else {
             continue;
         };
         let Some((t, kind)) = tokens.intern(&grant.grantee) else {
@@ -667,5 +554,44 @@ pub fn compile(world: &World) -> Tables {
         keys,
         grant_operations,
         identities,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Template;
+
+    #[test]
+    fn compiled_resource_patterns_match_as_arn_patterns() {
+        let patterns = [
+            "arn:aws:kms:us-east-1:111122223333:key/*",
+            "arn:aws:kms:us-east-1:111122223333:*",
+            "arn:aws:kms:us-east-1:111122223333:key/a:b*",
+            "arn:aws:kms:us-east-1:*:key/*",
+            "arn:aws:kms:us-east-1:111122223333*",
+            "arn:aws:kms:us-east-1:111122223333:key/k",
+            "arn:aws:kms:us-east-1:111122223333:key/k?",
+        ];
+        let resources = [
+            "arn:aws:kms:us-east-1:111122223333:key/k",
+            "arn:aws:kms:us-east-1:111122223333:key/",
+            "arn:aws:kms:us-east-1:111122223333:key/a:b:c",
+            "arn:aws:kms:us-east-1:111122223333:alias/k",
+            "arn:aws:kms:us-east-1:1111222233334:key/k",
+            "arn:aws:kms:us-east-1:111122223333",
+            "arn:aws:kms:us-east-2:111122223333:key/k",
+            "x",
+        ];
+        for p in patterns {
+            let compiled =
+                CPattern::compile(&ResourcePattern::Arn(Template::parse(p, true).unwrap()));
+            for r in resources {
+                let parts = crate::arn::split_arn(r);
+                let expected = arn_matches(&Glob::new(p), r, false);
+                let got = compiled.matches(r, &|| parts.as_ref(), &|_| None);
+                assert_eq!(got, expected, "{p} against {r}");
+            }
+        }
     }
 }

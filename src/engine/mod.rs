@@ -10,6 +10,7 @@
 
 pub mod compile;
 pub mod cond;
+pub mod intern;
 pub mod live;
 pub mod view;
 
@@ -80,6 +81,9 @@ pub struct Resolved {
     principal: Option<u32>,
     /// The key of a single-key request, and whether it was named by an alias.
     key: Option<(u32, bool)>,
+    /// The caller's account as a number ([`intern::account_number`]), so the cross-account
+    /// test compares two integers instead of two strings held elsewhere in memory.
+    account_number: Option<u64>,
 }
 
 /// The caller side of a check.
@@ -141,11 +145,11 @@ impl Engine {
                 .policy
                 .as_ref()
                 .expect("decided by it")
-                .statements[stmt as usize]
+                .cold[stmt as usize]
                 .reason
                 .clone(),
             ReasonRef::Identity { principal, stmt } => {
-                t.identities[principal as usize].policies.statements[stmt as usize]
+                t.identities[principal as usize].policies.cold[stmt as usize]
                     .reason
                     .clone()
             }
@@ -153,7 +157,7 @@ impl Engine {
                 .boundary
                 .as_ref()
                 .expect("decided by it")
-                .statements[stmt as usize]
+                .cold[stmt as usize]
                 .reason
                 .clone(),
             ReasonRef::Grant(g) => {
@@ -182,47 +186,39 @@ impl Engine {
         let t = &self.tables;
         let c = &request.caller;
         let n = &t.names;
-        let by_arn = |arn: &str| n.arns.get(arn).copied().unwrap_or_default();
-        // One lookup for the caller's own name, one for its role.
+        // One lookup for the caller's own name, one for its role, one for its account.
         let (exact, own_principal) = match c.kind {
             CallerKind::User { .. } | CallerKind::Root | CallerKind::Role { .. } => {
-                let e = by_arn(&c.arn);
+                let e = n.arn(&c.arn);
                 (e.token, e.principal)
             }
             CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. } => {
-                let token = strip_partition(&c.arn)
-                    .and_then(|s| n.arns.get(s))
-                    .and_then(|e| e.token);
+                let token = strip_partition(&c.arn).and_then(|s| n.sts_token(s));
                 let principal = if n.sts_principals {
-                    by_arn(&c.arn).principal
+                    n.arn(&c.arn).principal
                 } else {
                     None
                 };
                 (token, principal)
             }
-            CallerKind::Service { ref name } => (n.services.get(name.as_str()).copied(), None),
+            CallerKind::Service { ref name } => (n.service(name), None),
         };
+        let account_number = intern::account_number(&c.account);
         let role_entry = c
             .role_name()
-            .and_then(|name| {
-                n.roles.get(&compile::RoleQuery {
-                    account: &c.account,
-                    name,
-                })
-            })
-            .copied()
+            .map(|name| n.role(&c.account, account_number, name))
             .unwrap_or_default();
         let account = if c.is_service() {
             None
         } else {
-            n.accounts.get(c.account.as_str()).copied()
+            n.account(&c.account, account_number)
         };
         let role = role_entry.token;
         let principal = own_principal.or(role_entry.principal);
         let key = match request.action {
             RequestAction::One(a) if actions::info(a).resource == ResourceKind::Key => {
-                match t.key_by_arn.get(request.resource.as_str()) {
-                    Some(&k) => Some((k, false)),
+                match t.key_by_arn.get(&request.resource) {
+                    Some(k) => Some((k, false)),
                     None => t
                         .key_by_alias_arn
                         .get(request.resource.as_str())
@@ -237,6 +233,7 @@ impl Engine {
             account,
             principal,
             key,
+            account_number,
         }
     }
 
@@ -268,7 +265,13 @@ impl Engine {
                 same_key: (action == actions::RE_ENCRYPT_FROM || action == actions::RE_ENCRYPT_TO)
                     .then_some(false),
             };
-            let mut v = self.component(request, &cc, comp, Some(k), &key.arn);
+            // Named by its ARN, the key's ARN is the request's resource string, already in cache.
+            let resource = if by_alias {
+                &key.arn
+            } else {
+                &request.resource
+            };
+            let mut v = self.component(request, &cc, comp, Some(k), resource);
             v.key_state_error = self.key_state_error(action, k);
             if action == actions::PUT_KEY_POLICY
                 && request.policy.is_some()
@@ -291,9 +294,7 @@ impl Engine {
         };
         let mut results: SmallVec<[Verdict; 3]> = SmallVec::new();
         for c in &comps {
-            let key_index = c
-                .key
-                .and_then(|k| self.tables.key_by_arn.get(k.arn.as_str()).copied());
+            let key_index = c.key.and_then(|k| self.tables.key_by_arn.get(&k.arn));
             let comp = ComponentRef {
                 action: c.action,
                 key: c.key,
@@ -304,9 +305,9 @@ impl Engine {
             debug_assert!(c.kind != ComponentKind::Key || key_index.is_some());
             results.push(self.component(request, cc, comp, key_index, &c.resource));
         }
-        let key_state = comps.iter().find_map(|c| {
-            self.key_state_error(c.action, *self.tables.key_by_arn.get(c.key?.arn.as_str())?)
-        });
+        let key_state = comps
+            .iter()
+            .find_map(|c| self.key_state_error(c.action, self.tables.key_by_arn.get(&c.key?.arn)?));
         let mut v = if let Some(r) = results.iter().find(|r| r.outcome == Outcome::ExplicitDeny) {
             r.clone()
         } else if let Some(r) = results.iter().find(|r| r.outcome == Outcome::ImplicitDeny) {
@@ -340,9 +341,15 @@ impl Engine {
     ) -> Verdict {
         let info = actions::info(comp.action);
         let caller = cc.caller;
-        let cross = comp
-            .key
-            .is_some_and(|k| !caller.is_service() && caller.account != k.account);
+        let cross = comp.key.is_some_and(|k| {
+            !caller.is_service()
+                && match (cc.res.account_number, key_index) {
+                    (Some(a), Some(i)) if self.tables.keys[i as usize].account.is_some() => {
+                        self.tables.keys[i as usize].account != Some(a)
+                    }
+                    _ => caller.account != k.account,
+                }
+        });
         if cross && !info.cross_account {
             return Verdict::deny(Outcome::ImplicitDeny);
         }
@@ -735,7 +742,7 @@ impl<'a> Eval<'a> {
         while mask != 0 {
             let bit = mask & mask.wrapping_neg();
             mask &= mask - 1;
-            let st = &policy.statements[(base + bit.trailing_zeros()) as usize];
+            let st = &policy.cold[(base + bit.trailing_zeros()) as usize];
             if st
                 .not_principal
                 .as_ref()

@@ -73,6 +73,7 @@ const RESOURCES: &[&str] = &[
     "arn:aws:kms:us-east-1:*:key/*",
     ALIAS,
     "arn:aws:kms:us-west-2:111122223333:alias/*",
+    "arn:aws:kms:us-east-1:111122223333:key/*",
     "arn:aws:kms:*:*:*",
     "arn:aws:kms:us-west-2:111122223333:key/${aws:PrincipalTag/key}",
     "arn:aws:kms:us-west-2:111122223333:key/K1",
