@@ -10,18 +10,47 @@ pub fn split_arn(text: &str) -> Option<[&str; 6]> {
     if !text.starts_with("arn:") {
         return None;
     }
-    let bytes = text.as_bytes();
-    let mut parts = [""; 6];
-    let mut start = 0;
-    let mut part = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let c = first_colons(text.as_bytes())?;
+    Some([
+        &text[..c[0]],
+        &text[c[0] + 1..c[1]],
+        &text[c[1] + 1..c[2]],
+        &text[c[2] + 1..c[3]],
+        &text[c[3] + 1..c[4]],
+        &text[c[4] + 1..],
+    ])
+}
+
+/// The positions of the first five colons of `bytes`. Checks resolve every request's key ARN,
+/// so this reads eight bytes at a time: a word's colons are its zero bytes after an XOR with
+/// `::::::::`, found exactly with carry-free arithmetic.
+fn first_colons(bytes: &[u8]) -> Option<[usize; 5]> {
+    const COLONS: u64 = u64::from_le_bytes([b':'; 8]);
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut found = [0usize; 5];
+    let mut n = 0;
+    let mut words = bytes.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ COLONS;
+        // High bit of each byte set exactly where the byte of `x` is zero.
+        let mut zeros = !(((x & LOW7) + LOW7) | x | LOW7);
+        while zeros != 0 {
+            found[n] = base + zeros.trailing_zeros() as usize / 8;
+            n += 1;
+            if n == 5 {
+                return Some(found);
+            }
+            zeros &= zeros - 1;
+        }
+        base += 8;
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
         if b == b':' {
-            parts[part] = &text[start..i];
-            start = i + 1;
-            part += 1;
-            if part == 5 {
-                parts[5] = &text[start..];
-                return Some(parts);
+            found[n] = base + i;
+            n += 1;
+            if n == 5 {
+                return Some(found);
             }
         }
     }
@@ -406,6 +435,30 @@ impl fmt::Display for PrincipalEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_arn_agrees_with_a_plain_split() {
+        let texts = [
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:iam::111122223333:role/a:b:c",
+            "arn:::::",
+            "arn::::",
+            "arn:a:b:c:d",
+            "arn:aws:s3:::bucket",
+            "arn:aws:kms:us-east-1:111122223333:alias/:::::::::::::",
+            "arn:aaaaaaaaaaaaaaaaaaaaaaaa:b:cccccccccccccccccccccccc:d::",
+            "arn:aws:kms:eu-west-1:111122223333:key/\u{e9}t\u{e9}",
+            "arn",
+            "ar:n:a:b:c:d",
+        ];
+        for t in texts {
+            let expected = t.starts_with("arn:").then(|| {
+                let v: Vec<&str> = t.splitn(6, ':').collect();
+                <[&str; 6]>::try_from(v).ok()
+            });
+            assert_eq!(split_arn(t), expected.flatten(), "{t}");
+        }
+    }
 
     fn caller(s: &str) -> Caller {
         Caller::parse(s).unwrap()

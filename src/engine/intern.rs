@@ -50,11 +50,18 @@ pub fn account_number(account: &str) -> Option<u64> {
 /// shorter, and key ids are 36 characters).
 pub const SHORT: usize = 38;
 
-/// A name of at most [`SHORT`] bytes, held inline.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+/// A name of at most [`SHORT`] bytes, held inline (the bytes past `len` are zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Short {
     len: u8,
     bytes: [u8; SHORT],
+}
+
+impl std::hash::Hash for Short {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The used bytes alone: equal names hash alike, and hashing costs their length only.
+        state.write(&self.bytes[..usize::from(self.len)]);
+    }
 }
 
 impl Short {
