@@ -11,9 +11,9 @@
 //! A statement is data: its actions as a set (wildcards expanded), its principals as caller
 //! tokens (`role:<account>/<name>`, `user:<arn>`, …) and accounts, its resource patterns split
 //! into ARN parts, its conditions with their operator, key and values. IAM's `*` globs are
-//! matched in Rego with `startswith`/`endswith`/`contains` (a pattern may have at most two
-//! stars with text between them; more is refused at translation), not with `glob.match`, which
-//! compiles a matcher on every call.
+//! matched in Rego with `startswith`/`endswith`/`contains` (a pattern may hold one piece of text
+//! between its first and last star; more is refused at translation), not with `glob.match`,
+//! which compiles a matcher on every call.
 //!
 //! The input is built from the keyward request for each check ([`RegoPeer::input`]): action,
 //! key and principal slice names, the caller's tokens and account, whether the call is
@@ -25,7 +25,10 @@
 //!
 //! **Evaluation.** The module is compiled once for the entry point `data.kms.outcome` and then
 //! to an RVM program (regorus's register-based bytecode VM, its fastest mode); each check sets
-//! the input on a loaded VM and executes it.
+//! the input on a loaded VM and executes it. A first version of the module compared a
+//! `default`ed function's value with `!=`; regorus 0.14.1's RVM answered differently from its
+//! interpreter there, so the module spells those cases out as separate rule bodies, and
+//! `tests/peers.rs` holds the RVM equal to the interpreter.
 
 use super::{ArnPat, Cond, CondKind, Facts, GrantIr, ResIr, Stmt, Translated};
 use crate::actions::{self, ACTION_COUNT};
