@@ -25,6 +25,8 @@ pub mod engine;
 pub mod gen;
 pub mod json;
 pub mod pattern;
+#[cfg(feature = "peers")]
+pub mod peers;
 pub mod policy;
 pub mod reference;
 pub mod replay;
