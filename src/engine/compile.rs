@@ -155,6 +155,23 @@ pub fn action_set(actions: &Actions) -> ActionSet {
     }
 }
 
+/// Action sets by `Action`/`NotAction` list, computed once per distinct list: worlds repeat a few
+/// lists across thousands of statements, and matching every list against every KMS action was
+/// most of the compile time.
+#[derive(Default)]
+struct ActionSets(HashMap<Actions, ActionSet>);
+
+impl ActionSets {
+    fn get(&mut self, actions: &Actions) -> ActionSet {
+        if let Some(&set) = self.0.get(actions) {
+            return set;
+        }
+        let set = action_set(actions);
+        self.0.insert(actions.clone(), set);
+        set
+    }
+}
+
 /// A compiled statement: what is checked per request once the masks have picked it. Kept small
 /// (what rarely matters lives in [`Cold`]) so candidate statements share few cache lines.
 #[derive(Clone, Debug)]
@@ -271,12 +288,13 @@ impl CPolicy {
         st: &Statement,
         reason: Reason,
         resource_ok: bool,
+        sets: &mut ActionSets,
         names: Option<&mut Names>,
     ) {
         let index = self.statements.len() as u32;
         let bit = 1u64 << (index % 64);
         let actions = match (&st.action, &st.resource, resource_ok) {
-            (Some(actions), Some(_), true) => action_set(actions),
+            (Some(actions), Some(_), true) => sets.get(actions),
             _ => ActionSet::EMPTY,
         };
         self.hot.push(Hot {
@@ -431,6 +449,7 @@ fn statement_reason(source: Source, index: usize, st: &Statement) -> Reason {
 /// Compiles `world`.
 pub fn compile(world: &World) -> Tables {
     let mut tokens = Names::default();
+    let mut sets = ActionSets::default();
     let mut key_by_arn = KeyIndex::default();
     let mut key_by_alias_arn = HashMap::new();
     let mut keys = Vec::with_capacity(world.keys.len());
@@ -456,7 +475,7 @@ pub fn compile(world: &World) -> Tables {
                 let ok = compiled.as_ref().is_some_and(|r| {
                     r.is_dynamic() || r.matches(&key.arn, || key_parts.as_ref(), |_| None)
                 });
-                c.push(st, reason, ok, Some(&mut tokens));
+                c.push(st, reason, ok, &mut sets, Some(&mut tokens));
             }
             c
         });
@@ -520,7 +539,8 @@ pub fn compile(world: &World) -> Tables {
         let mut policies = CPolicy::with_capacity(count);
         let mut add = |policy: &Policy, source: Source| {
             for (s, st) in policy.statements.iter().enumerate() {
-                policies.push(st, statement_reason(source.clone(), s, st), true, None);
+                let reason = statement_reason(source.clone(), s, st);
+                policies.push(st, reason, true, &mut sets, None);
             }
         };
         for (n, policy) in p.policies.iter().enumerate() {
@@ -558,6 +578,7 @@ pub fn compile(world: &World) -> Tables {
                         st,
                     ),
                     true,
+                    &mut sets,
                     None,
                 );
             }

@@ -64,7 +64,7 @@ pub struct Principals {
 }
 
 /// An `Action` or `NotAction` element.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Actions {
     /// `NotAction`.
     pub negated: bool,
