@@ -263,10 +263,13 @@ impl Chunk {
 /// principal index.
 #[derive(Clone, Debug, Default)]
 pub struct CPolicy {
-    pub hot: Vec<Hot>,
+    /// Inline for up to four statements (most key policies), so a check finds a policy's hot
+    /// data in the record that holds the policy instead of behind another pointer.
+    pub hot: SmallVec<[Hot; 4]>,
     pub statements: Vec<CStatement>,
     pub cold: Vec<Cold>,
-    pub chunks: Vec<Chunk>,
+    /// Inline for policies of up to 64 statements (all but the largest), for the same reason.
+    pub chunks: SmallVec<[Chunk; 1]>,
 }
 
 impl CPolicy {
@@ -274,10 +277,10 @@ impl CPolicy {
     /// and the statements' own allocations next to each other in memory, as compiled in order.
     fn with_capacity(n: usize) -> CPolicy {
         CPolicy {
-            hot: Vec::with_capacity(n),
+            hot: SmallVec::with_capacity(n),
             statements: Vec::with_capacity(n),
             cold: Vec::with_capacity(n),
-            chunks: Vec::with_capacity(n.div_ceil(64)),
+            chunks: SmallVec::with_capacity(n.div_ceil(64)),
         }
     }
 
@@ -394,11 +397,15 @@ impl CPolicy {
                 reason + cold.reason.sid.as_ref().map_or(0, String::len) + conditions
             })
             .sum();
-        self.hot.capacity() * size_of::<Hot>()
+        let spilled = |bytes: usize, spilled: bool| if spilled { bytes } else { 0 };
+        spilled(self.hot.capacity() * size_of::<Hot>(), self.hot.spilled())
             + self.statements.capacity() * size_of::<CStatement>()
             + self.cold.capacity() * size_of::<Cold>()
             + statements
-            + self.chunks.capacity() * size_of::<Chunk>()
+            + spilled(
+                self.chunks.capacity() * size_of::<Chunk>(),
+                self.chunks.spilled(),
+            )
     }
 }
 
