@@ -14,7 +14,11 @@ pub const A: &str = "111122223333";
 pub const B: &str = "444455556666";
 pub const K1: &str = "arn:aws:kms:us-west-2:111122223333:key/k1";
 pub const K2: &str = "arn:aws:kms:us-west-2:111122223333:key/k2";
-pub const K3: &str = "arn:aws:kms:us-east-1:444455556666:key/k3";
+/// An id longer than the engine holds inline, so lookups take the string-table path.
+pub const K3: &str =
+    "arn:aws:kms:us-east-1:444455556666:key/k3-an-id-longer-than-the-38-bytes-held-inline";
+/// A role name longer than the engine holds inline.
+pub const LONG_ROLE: &str = "ops-role-with-a-name-longer-than-thirty-eight-bytes";
 pub const ALIAS: &str = "arn:aws:kms:us-west-2:111122223333:alias/app";
 pub const GRANT_IDS: &[&str] = &["g0", "g1", "g2"];
 
@@ -26,6 +30,7 @@ pub const CALLERS: &[&str] = &[
     "arn:aws:iam::111122223333:user/bob",
     "arn:aws:iam::444455556666:root",
     "arn:aws:sts::444455556666:assumed-role/Dev/d1",
+    "arn:aws:sts::111122223333:assumed-role/ops-role-with-a-name-longer-than-thirty-eight-bytes/s3",
     "s3.amazonaws.com",
 ];
 
@@ -40,6 +45,7 @@ fn principal_pool() -> Vec<Value> {
         json!({"AWS": format!("arn:aws:iam::{A}:user/alice")}),
         json!({"AWS": B}),
         json!({"AWS": format!("arn:aws:iam::{B}:role/Dev")}),
+        json!({"AWS": format!("arn:aws:iam::{A}:role/{LONG_ROLE}")}),
         json!({"Service": "s3.amazonaws.com"}),
         json!({"AWS": [A, format!("arn:aws:iam::{B}:role/Dev")]}),
     ]
@@ -366,6 +372,7 @@ pub fn world() -> impl Strategy<Value = Value> {
                 "principals": [
                     ops_role,
                     {"arn": format!("arn:aws:iam::{A}:user/alice"), "policies": [alice], "groups": [format!("arn:aws:iam::{A}:group/devs")]},
+                    {"arn": format!("arn:aws:iam::{A}:role/{LONG_ROLE}"), "policies": [dev.clone()]},
                     {"arn": format!("arn:aws:iam::{B}:role/Dev"), "policies": [dev]},
                 ],
                 "groups": [{"arn": format!("arn:aws:iam::{A}:group/devs"), "policies": [devs]}],
