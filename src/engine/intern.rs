@@ -20,7 +20,9 @@ pub type TokenId = u32;
 /// principal that holds its identity policies.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Entry {
+    /// The token, when some policy or grant names this principal.
     pub token: Option<TokenId>,
+    /// The index in `World::principals`, when the world lists this principal.
     pub principal: Option<u32>,
 }
 
