@@ -9,6 +9,7 @@
 //! (`KEYWARD_PEERS_KEYS=10000 KEYWARD_PEERS_PRINCIPALS=5000` for the larger world).
 
 use criterion::{black_box, Criterion, Throughput};
+use keyward::bench::rate;
 use keyward::engine::Engine;
 use keyward::gen::{world, Shape};
 use keyward::peers::cedar::CedarPeer;
@@ -28,21 +29,6 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Checks per second of `f` over `n` requests, for about `time`.
-fn rate(n: usize, time: Duration, mut f: impl FnMut(usize)) -> f64 {
-    let start = Instant::now();
-    let mut done = 0u64;
-    loop {
-        for i in 0..n {
-            f(i);
-        }
-        done += n as u64;
-        if start.elapsed() >= time {
-            return done as f64 / start.elapsed().as_secs_f64();
-        }
-    }
 }
 
 fn fail_on(engine: &str, bad: &[keyward::peers::Disagreement]) {

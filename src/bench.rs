@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 /// Runs `f` over the requests, round and round, for about `time`; returns checks per second.
-fn rate(n: usize, time: Duration, mut f: impl FnMut(usize)) -> f64 {
+pub fn rate(n: usize, time: Duration, mut f: impl FnMut(usize)) -> f64 {
     let start = Instant::now();
     let mut done = 0u64;
     loop {

@@ -114,7 +114,7 @@ fn key_component<'a>(
 /// The resource a resourceless action is matched as: `arn:<partition>:kms:<region>:<account>:*`,
 /// so that both `"*"` and account-scoped patterns match it (Part A §2.3). The Region is
 /// `aws:RequestedRegion` from the context, or `*` when the request does not say.
-fn resourceless_arn(req: &Request) -> String {
+pub fn resourceless_arn(req: &Request) -> String {
     let region = req
         .context
         .iter()

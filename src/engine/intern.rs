@@ -10,7 +10,7 @@
 //! parsing is exact, so a name is found in the fixed-size table or in the string table, never
 //! in both, and two names are equal exactly when their parsed forms are.
 
-use crate::arn::{split_arn, PrincipalEntry};
+use crate::arn::{is_account_id, split_arn, PrincipalEntry};
 use hashbrown::HashMap;
 
 /// Dense id of an interned principal token (a user, session, role, account or service).
@@ -41,11 +41,7 @@ pub enum TokenKind {
 /// paths compare integers. `None` for anything else, which callers compare as strings.
 #[inline]
 pub fn account_number(account: &str) -> Option<u64> {
-    let b = account.as_bytes();
-    if b.len() != 12 || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(b.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+    is_account_id(account).then(|| account.bytes().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// Longest role name or key id held inline (IAM allows 64-character role names; most are far
@@ -169,6 +165,15 @@ impl Names {
         }
     }
 
+    /// The token of a name kept by its ARN (users; sessions and federated users without their
+    /// partition).
+    fn arn_token(&mut self, key: &str) -> TokenId {
+        Self::token(
+            &mut self.arns.entry(key.into()).or_default().token,
+            &mut self.next,
+        )
+    }
+
     /// Interns a principal entry; `None` for entries matched otherwise (`*`) or never.
     pub fn intern(&mut self, e: &PrincipalEntry) -> Option<(TokenId, TokenKind)> {
         Some(match e {
@@ -178,13 +183,7 @@ impl Names {
                 Self::simple(&mut self.services, &mut self.next, s),
                 TokenKind::Exact,
             ),
-            PrincipalEntry::User { arn, .. } => (
-                Self::token(
-                    &mut self.arns.entry(arn.as_str().into()).or_default().token,
-                    &mut self.next,
-                ),
-                TokenKind::Exact,
-            ),
+            PrincipalEntry::User { arn, .. } => (self.arn_token(arn), TokenKind::Exact),
             PrincipalEntry::Session {
                 account,
                 role,
@@ -192,24 +191,12 @@ impl Names {
             } => {
                 self.sts_tokens = true;
                 let key = format!("sts::{account}:assumed-role/{role}/{session}");
-                (
-                    Self::token(
-                        &mut self.arns.entry(key.into()).or_default().token,
-                        &mut self.next,
-                    ),
-                    TokenKind::Exact,
-                )
+                (self.arn_token(&key), TokenKind::Exact)
             }
             PrincipalEntry::FederatedUser { account, name } => {
                 self.sts_tokens = true;
                 let key = format!("sts::{account}:federated-user/{name}");
-                (
-                    Self::token(
-                        &mut self.arns.entry(key.into()).or_default().token,
-                        &mut self.next,
-                    ),
-                    TokenKind::Exact,
-                )
+                (self.arn_token(&key), TokenKind::Exact)
             }
             PrincipalEntry::Role { account, name } => {
                 let mut next = self.next;

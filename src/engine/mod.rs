@@ -343,10 +343,11 @@ impl Engine {
         let caller = cc.caller;
         let cross = comp.key.is_some_and(|k| {
             !caller.is_service()
-                && match (cc.res.account_number, key_index) {
-                    (Some(a), Some(i)) if self.tables.keys[i as usize].account.is_some() => {
-                        self.tables.keys[i as usize].account != Some(a)
-                    }
+                && match (
+                    cc.res.account_number,
+                    key_index.and_then(|i| self.tables.keys[i as usize].account),
+                ) {
+                    (Some(caller_number), Some(key_number)) => caller_number != key_number,
                     _ => caller.account != k.account,
                 }
         });

@@ -248,14 +248,7 @@ fn set_lit(values: &[String]) -> String {
 
 /// One condition as a Cedar expression.
 fn cond_expr(c: &Cond) -> String {
-    let absent_answer = match c.kind {
-        CondKind::Null => c.values.iter().any(|v| v == "true"),
-        _ => match c.set {
-            Some(SetOp::ForAllValues) => true,
-            Some(SetOp::ForAnyValue) => c.if_exists,
-            None => c.if_exists || c.negated,
-        },
-    };
+    let absent_answer = c.absent_answer();
     if c.absent {
         return absent_answer.to_string();
     }

@@ -35,7 +35,6 @@ pub mod rego;
 use crate::actions::{self, ActionId, ResourceKind, ACTION_COUNT};
 use crate::arn::PrincipalEntry;
 use crate::context::is_identity_only_key;
-use crate::pattern::Glob;
 use crate::policy::{
     BaseOp, CondValue, Condition, Effect, Policy, ResourcePattern, SetOp, Statement,
     MULTI_VALUED_KEYS,
@@ -150,6 +149,20 @@ pub struct Cond {
     pub if_exists: bool,
     pub set: Option<SetOp>,
     pub values: Vec<String>,
+}
+
+impl Cond {
+    /// What the condition evaluates to when its key is absent from the request.
+    pub fn absent_answer(&self) -> bool {
+        match self.kind {
+            CondKind::Null => self.values.iter().any(|v| v == "true"),
+            _ => match self.set {
+                Some(SetOp::ForAllValues) => true,
+                Some(SetOp::ForAnyValue) => self.if_exists,
+                None => self.if_exists || self.negated,
+            },
+        }
+    }
 }
 
 /// A statement, ready for a peer.
@@ -267,17 +280,10 @@ pub fn statement_ir(id: &str, st: &Statement, layer: Layer) -> Result<Option<Stm
     let (Some(acts), Some(res)) = (&st.action, &st.resource) else {
         return Ok(None);
     };
-    let mut actions = Vec::new();
-    for a in 0..ACTION_COUNT as ActionId {
-        let name = actions::full_name(a);
-        let hit = acts
-            .patterns
-            .iter()
-            .any(|p| Glob::new(p).matches(&name, true));
-        if hit != acts.negated {
-            actions.push(a);
-        }
-    }
+    let set = crate::engine::compile::action_set(acts);
+    let actions: Vec<ActionId> = (0..ACTION_COUNT as ActionId)
+        .filter(|&a| set.contains(a))
+        .collect();
     let all_actions = actions.len() == ACTION_COUNT;
     let principals = match (layer, &st.principal) {
         (Layer::Identity, _) => None,
@@ -540,24 +546,7 @@ impl Facts {
                 }
                 None => (None, req.resource.clone(), false, true),
             },
-            _ => {
-                let region = req
-                    .context
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("aws:RequestedRegion"))
-                    .and_then(|(_, v)| match v {
-                        ContextValue::Single(s) => Some(s.as_str()),
-                        ContextValue::Multi(_) => None,
-                    })
-                    .unwrap_or("*");
-                let partition = if caller.partition.is_empty() {
-                    "aws"
-                } else {
-                    &caller.partition
-                };
-                let arn = format!("arn:{partition}:kms:{region}:{}:*", caller.account);
-                (None, arn, false, false)
-            }
+            _ => (None, crate::context::resourceless_arn(req), false, false),
         };
         if !req.encryption_context.is_empty() {
             for (k, v) in &req.encryption_context {

@@ -365,14 +365,7 @@ fn token(e: &PrincipalEntry) -> Option<String> {
 }
 
 fn cond_json(c: &Cond) -> Result<Json, String> {
-    let absent_answer = match c.kind {
-        CondKind::Null => c.values.iter().any(|v| v == "true"),
-        _ => match c.set {
-            Some(SetOp::ForAllValues) => true,
-            Some(SetOp::ForAnyValue) => c.if_exists,
-            None => c.if_exists || c.negated,
-        },
-    };
+    let absent_answer = c.absent_answer();
     let kind = match c.kind {
         CondKind::Equals | CondKind::Bool => "Equals",
         CondKind::Like => "Like",
