@@ -10,7 +10,7 @@
 //! parsing is exact, so a name is found in the fixed-size table or in the string table, never
 //! in both, and two names are equal exactly when their parsed forms are.
 
-use crate::arn::{is_account_id, split_arn, PrincipalEntry};
+use crate::arn::{split_arn, PrincipalEntry};
 use hashbrown::HashMap;
 
 /// Dense id of an interned principal token (a user, session, role, account or service).
@@ -41,7 +41,13 @@ pub enum TokenKind {
 /// paths compare integers. `None` for anything else, which callers compare as strings.
 #[inline]
 pub fn account_number(account: &str) -> Option<u64> {
-    is_account_id(account).then(|| account.bytes().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+    // One pass: each byte is checked as it is read.
+    if account.len() != 12 {
+        return None;
+    }
+    account.bytes().try_fold(0, |n, d| {
+        d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+    })
 }
 
 /// Longest role name or key id held inline (IAM allows 64-character role names; most are far
