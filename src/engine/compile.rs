@@ -17,7 +17,7 @@ use crate::world::World;
 use hashbrown::HashMap;
 use smallvec::SmallVec;
 
-pub use super::intern::{account_number, Names, TokenId, TokenKind};
+use super::intern::{account_number, Names, TokenId, TokenKind};
 
 /// The `Resource` element of a statement, compiled.
 #[derive(Clone, Debug)]
