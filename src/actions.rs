@@ -401,6 +401,13 @@ pub fn full_name(id: ActionId) -> String {
     format!("kms:{}", info(id).name)
 }
 
+/// For an action string that names no KMS action, the closest `kms:Name` (a likely typo such as
+/// `kms:Decrpyt`), or `None`.
+pub fn suggest(action: &str) -> Option<String> {
+    let name = action.split_once(':').map_or(action, |(_, n)| n);
+    crate::suggest::closest(name, ACTIONS.iter().map(|a| a.name)).map(|n| format!("kms:{n}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +424,11 @@ mod tests {
         assert_eq!(parse_action("KMS:decrypt"), by_name("Decrypt"));
         assert!(parse_action("s3:GetObject").is_none());
         assert!(parse_action("kms:Nope").is_none());
+        assert_eq!(suggest("kms:Decrpyt").as_deref(), Some("kms:Decrypt"));
+        assert_eq!(
+            suggest("kms:GenerateDataKeyWithoutPlaintex").as_deref(),
+            Some("kms:GenerateDataKeyWithoutPlaintext")
+        );
+        assert_eq!(suggest("kms:Nope"), None);
     }
 }

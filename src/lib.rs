@@ -32,6 +32,7 @@ pub mod reference;
 pub mod replay;
 pub mod request;
 pub mod serve;
+pub mod suggest;
 pub mod testcase;
 pub mod world;
 

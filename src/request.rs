@@ -292,7 +292,13 @@ pub fn parse_request_action(text: &str) -> Result<RequestAction, String> {
     }
     actions::parse_action(text)
         .map(RequestAction::One)
-        .ok_or_else(|| format!("{text:?} is not a KMS action (kms:Operation)"))
+        .ok_or_else(|| {
+            let hint = actions::suggest(text).map(|a| format!("; did you mean {a:?}?"));
+            format!(
+                "{text:?} is not a KMS action (kms:Operation){}",
+                hint.unwrap_or_default()
+            )
+        })
 }
 
 fn scalar(v: &Value) -> Option<String> {

@@ -193,7 +193,14 @@ impl Operator {
             Some(op) => (op, false),
             None => match rest.strip_suffix("ifexists").and_then(find) {
                 Some(op) => (op, true),
-                None => return Err(format!("unknown condition operator {name:?}")),
+                None => {
+                    let names: Vec<String> = BASE_OPS
+                        .iter()
+                        .flat_map(|(n, _)| [n.to_string(), format!("{n}IfExists")])
+                        .collect();
+                    let hint = crate::suggest::hint(rest, names.iter().map(String::as_str));
+                    return Err(format!("unknown condition operator {name:?}{hint}"));
+                }
             },
         };
         if base == BaseOp::Null && (if_exists || set.is_some()) {
@@ -247,6 +254,142 @@ pub struct Condition {
     /// The key in lower case: condition key names are case-insensitive.
     pub key_lower: String,
     pub values: Vec<CondValue>,
+}
+
+/// The `kms:` and `aws:` condition keys AWS defines for KMS requests, as AWS spells them. Names
+/// ending in `:` or `/` are prefixes (`kms:EncryptionContext:<key>`, `aws:PrincipalTag/<key>`).
+/// A policy naming a `kms:` or `aws:` key outside this list gets a warning: such a key is never
+/// in a request, so the condition can only match through `IfExists` or `Null`.
+pub const KNOWN_KEYS: &[&str] = &[
+    "kms:BypassPolicyLockoutSafetyCheck",
+    "kms:CallerAccount",
+    "kms:CustomerMasterKeySpec",
+    "kms:CustomerMasterKeyUsage",
+    "kms:DataKeyPairSpec",
+    "kms:EncryptionAlgorithm",
+    "kms:EncryptionContext:",
+    "kms:EncryptionContextKeys",
+    "kms:ExpirationModel",
+    "kms:GrantConstraintSourceArn",
+    "kms:GrantConstraintType",
+    "kms:GrantIsForAWSResource",
+    "kms:GrantOperations",
+    "kms:GranteePrincipal",
+    "kms:GranteeServicePrincipal",
+    "kms:KeyAgreementAlgorithm",
+    "kms:KeyOrigin",
+    "kms:KeySpec",
+    "kms:KeyUsage",
+    "kms:MacAlgorithm",
+    "kms:MessageType",
+    "kms:MultiRegion",
+    "kms:MultiRegionKeyType",
+    "kms:PrimaryRegion",
+    "kms:ReEncryptOnSameKey",
+    "kms:RecipientAttestation:",
+    "kms:ReplicaRegion",
+    "kms:RequestAlias",
+    "kms:ResourceAliases",
+    "kms:RetiringPrincipal",
+    "kms:RetiringServicePrincipal",
+    "kms:RotationPeriodInDays",
+    "kms:ScheduleKeyDeletionPendingWindowInDays",
+    "kms:SigningAlgorithm",
+    "kms:TrailingDaysWithoutKeyUsage",
+    "kms:ValidTo",
+    "kms:ViaService",
+    "kms:WrappingAlgorithm",
+    "kms:WrappingKeySpec",
+    "aws:CalledVia",
+    "aws:CalledViaFirst",
+    "aws:CalledViaLast",
+    "aws:CurrentTime",
+    "aws:Ec2InstanceSourcePrivateIPv4",
+    "aws:Ec2InstanceSourceVpc",
+    "aws:EpochTime",
+    "aws:FederatedProvider",
+    "aws:MultiFactorAuthAge",
+    "aws:MultiFactorAuthPresent",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:PrincipalIsAWSService",
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalServiceName",
+    "aws:PrincipalServiceNamesList",
+    "aws:PrincipalTag/",
+    "aws:PrincipalType",
+    "aws:referer",
+    "aws:RequestedRegion",
+    "aws:RequestTag/",
+    "aws:ResourceAccount",
+    "aws:ResourceOrgID",
+    "aws:ResourceOrgPaths",
+    "aws:ResourceTag/",
+    "aws:SecureTransport",
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceIdentity",
+    "aws:SourceIp",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+    "aws:SourceVpc",
+    "aws:SourceVpcArn",
+    "aws:SourceVpce",
+    "aws:TagKeys",
+    "aws:TokenIssueTime",
+    "aws:UserAgent",
+    "aws:userid",
+    "aws:username",
+    "aws:ViaAWSService",
+    "aws:VpcSourceIp",
+];
+
+/// For a `kms:` or `aws:` condition key AWS does not define, a warning naming the closest key
+/// that it does; `None` for known keys and for other services' keys.
+pub fn unknown_key_warning(key: &str) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    if !(lower.starts_with("kms:") || lower.starts_with("aws:")) {
+        return None;
+    }
+    let known = KNOWN_KEYS.iter().any(|k| {
+        let k = k.to_ascii_lowercase();
+        if k.ends_with(':') || k.ends_with('/') {
+            lower.len() > k.len() && lower.starts_with(&k)
+        } else {
+            lower == k
+        }
+    });
+    if known {
+        return None;
+    }
+    // A misspelt prefix key (`aws:PrincipalTags/team`) is compared on its prefix alone.
+    let (head, _) = key.split_once('/').map_or((key, ""), |(h, t)| (h, t));
+    let hint = crate::suggest::closest(head, KNOWN_KEYS.iter().map(|k| k.trim_end_matches('/')))
+        .or_else(|| crate::suggest::closest(key, KNOWN_KEYS.iter().copied()));
+    Some(format!(
+        "{key:?} is not a condition key AWS defines for KMS requests: a request never carries it{}",
+        hint.map(|h| format!("; did you mean {h:?}?"))
+            .unwrap_or_default()
+    ))
+}
+
+/// For a Date value written as epoch seconds that reads like a calendar date (`20260101`, which
+/// is 1970-08-23 as seconds), a warning; `None` otherwise.
+pub fn suspicious_date_warning(text: &str) -> Option<String> {
+    let looks_like_yyyymmdd = text.len() == 8
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && jiff::civil::Date::strptime("%Y%m%d", text)
+            .is_ok_and(|d| (1990..=2100).contains(&d.year()));
+    looks_like_yyyymmdd.then(|| {
+        format!(
+            "{text:?} is read as epoch seconds ({}), not as a calendar date; write {}-{}-{} for that day",
+            crate::replay::time::format_time(text.parse().unwrap_or(0)),
+            &text[..4],
+            &text[4..6],
+            &text[6..]
+        )
+    })
 }
 
 /// Parses one policy value (already coerced to its string form) for `op`.
@@ -331,113 +474,87 @@ pub fn cidr_contains(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
 }
 
 /// Parses a date in the W3C profile of ISO 8601 (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`,
-/// `YYYY-MM-DDThh:mm[:ss[.s]]TZD`) or as epoch seconds, into nanoseconds since the epoch.
+/// `YYYY-MM-DDThh:mm[:ss[.s]][TZD]`, a missing zone meaning UTC) or as epoch seconds, into
+/// nanoseconds since the epoch. This is the thin layer for the forms AWS accepts; calendar
+/// validation and arithmetic are jiff's. A second of 60 (a leap second) is the next minute's
+/// first second; fractions beyond nanoseconds are dropped; an offset must be `±hh:mm` with
+/// hours 00–23 and minutes 00–59.
 pub fn parse_date(text: &str) -> Option<i128> {
-    const NS: i128 = 1_000_000_000;
     if text.len() != 4 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
     {
         let secs = parse_number(text)?;
         return Some((secs * 1e9) as i128);
     }
     let b = text.as_bytes();
-    let num = |s: &[u8]| -> Option<i64> {
-        if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-            return None;
+    let num = |s: &[u8]| -> Option<i8> {
+        match s {
+            [a @ b'0'..=b'9', b @ b'0'..=b'9'] => Some(((a - b'0') * 10 + (b - b'0')) as i8),
+            _ => None,
         }
-        std::str::from_utf8(s).ok()?.parse().ok()
     };
-    let year = num(b.get(0..4)?)?;
-    let mut month = 1;
-    let mut day = 1;
-    let mut rest = &b[4..];
-    if !rest.is_empty() {
-        if rest[0] != b'-' || rest.len() < 3 {
-            return None;
-        }
-        month = num(&rest[1..3])?;
-        rest = &rest[3..];
-        if !rest.is_empty() {
-            if rest[0] != b'-' || rest.len() < 3 {
-                return None;
-            }
-            day = num(&rest[1..3])?;
-            rest = &rest[3..];
-        }
-    }
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+    let year = b.get(0..4)?;
+    if !year.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let mut nanos: i128 = 0;
-    if !rest.is_empty() {
-        if rest[0] != b'T' || rest.len() < 6 || rest[3] != b':' {
-            return None;
-        }
-        let hour = num(&rest[1..3])?;
-        let minute = num(&rest[4..6])?;
-        rest = &rest[6..];
-        let mut second = 0;
-        if rest.first() == Some(&b':') {
-            second = num(rest.get(1..3)?)?;
-            rest = &rest[3..];
-            if rest.first() == Some(&b'.') {
-                let end = rest[1..]
-                    .iter()
-                    .position(|c| !c.is_ascii_digit())
-                    .map_or(rest.len(), |p| p + 1);
-                let frac = &rest[1..end];
-                if frac.is_empty() {
-                    return None;
-                }
-                let mut f: i128 = 0;
-                for (i, d) in frac.iter().take(9).enumerate() {
-                    f += i128::from(d - b'0') * 10i128.pow(8 - i as u32);
-                }
-                nanos += f;
-                rest = &rest[end..];
-            }
-        }
-        if hour > 23 || minute > 59 || second > 60 {
-            return None;
-        }
-        let offset = match rest {
-            b"" | b"Z" | b"z" => 0,
-            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-                let h = num(&[*h1, *h2])?;
-                let m = num(&[*m1, *m2])?;
-                let o = h * 3600 + m * 60;
-                if *sign == b'+' {
-                    o
-                } else {
-                    -o
-                }
+    let year = year.iter().fold(0i16, |n, d| n * 10 + i16::from(d - b'0'));
+    let (mut month, mut day, mut rest) = (1, 1, &b[4..]);
+    for field in [&mut month, &mut day] {
+        match rest {
+            [] => break,
+            [b'-', x, y, tail @ ..] => {
+                *field = num(&[*x, *y])?;
+                rest = tail;
             }
             _ => return None,
-        };
-        nanos += i128::from(hour * 3600 + minute * 60 + second - offset) * NS;
+        }
     }
-    Some(i128::from(days_from_civil(year, month, day)) * 86_400 * NS + nanos)
+    let date = jiff::civil::Date::new(year, month, day).ok()?;
+    let (hour, minute, mut rest) = match rest {
+        [] => (0, 0, rest),
+        [b'T', h1, h2, b':', m1, m2, tail @ ..] => (num(&[*h1, *h2])?, num(&[*m1, *m2])?, tail),
+        _ => return None,
+    };
+    let (mut second, mut nanos) = (0, 0i32);
+    if let [b':', s1, s2, tail @ ..] = rest {
+        second = num(&[*s1, *s2])?;
+        rest = tail;
+        if let [b'.', tail @ ..] = rest {
+            let digits = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 {
+                return None;
+            }
+            nanos = tail[..digits.min(9)]
+                .iter()
+                .chain(std::iter::repeat(&b'0'))
+                .take(9)
+                .fold(0, |n, d| n * 10 + i32::from(d - b'0'));
+            rest = &tail[digits..];
+        }
+    }
+    let offset = match rest {
+        b"" | b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (h, m) = (num(&[*h1, *h2])?, num(&[*m1, *m2])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let o = i32::from(h) * 3600 + i32::from(m) * 60;
+            if *sign == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return None,
+    };
+    let leap = second == 60;
+    let time = jiff::civil::Time::new(hour, minute, if leap { 59 } else { second }, nanos).ok()?;
+    let since_epoch = date.to_datetime(time).duration_since(UNIX_EPOCH).as_nanos();
+    Some(since_epoch + i128::from(leap) * 1_000_000_000 - i128::from(offset) * 1_000_000_000)
 }
 
-/// Days in a month of the proleptic Gregorian calendar.
-pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+/// 1970-01-01T00:00:00, the origin of epoch seconds, as a civil date and time (UTC).
+pub(crate) const UNIX_EPOCH: jiff::civil::DateTime = jiff::civil::date(1970, 1, 1).at(0, 0, 0, 0);
 
 #[cfg(test)]
 mod tests {
@@ -453,7 +570,13 @@ mod tests {
             Operator::parse("stringequals").unwrap().base,
             BaseOp::StringEquals
         );
-        assert!(Operator::parse("StringEqualz").is_err());
+        assert_eq!(
+            Operator::parse("StringEqualz").unwrap_err(),
+            "unknown condition operator \"StringEqualz\"; did you mean \"StringEquals\"?"
+        );
+        assert!(Operator::parse("ForAnyValue:StringLikeIfExist")
+            .unwrap_err()
+            .contains("did you mean \"StringLikeIfExists\""));
         assert!(Operator::parse("NullIfExists").is_err());
     }
 
@@ -473,6 +596,47 @@ mod tests {
         assert!(parse_date("2026-13-45").is_none());
         assert!(parse_date("yesterday").is_none());
         assert_eq!(parse_date("1970").unwrap(), 0);
+        assert_eq!(
+            parse_date("2026-12").unwrap(),
+            parse_date("2026-12-01T00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_date("2026-12-31T23:59:60Z").unwrap(),
+            a + 1_000_000_000
+        );
+        assert_eq!(parse_date("1970-01-01T00:00:00.5Z").unwrap(), 500_000_000);
+        assert_eq!(
+            parse_date("1970-01-01T00:00:00.1234567891Z").unwrap(),
+            123_456_789
+        );
+        assert!(parse_date("2026-01-01T00:00:00+99:99").is_none());
+        assert!(parse_date("2026-01-01T00:00:00+05:60").is_none());
+        assert!(parse_date("2026-01-01T24:00:00Z").is_none());
+        assert!(parse_date("2025-02-29").is_none());
+        assert!(parse_date("2024-02-29").is_some());
+        assert!(parse_date("2026-01-01T00:00:00.Z").is_none());
+    }
+
+    #[test]
+    fn warnings_for_likely_mistakes() {
+        assert_eq!(unknown_key_warning("kms:ViaService"), None);
+        assert_eq!(
+            unknown_key_warning("kms:EncryptionContext:aws:s3:arn"),
+            None
+        );
+        assert_eq!(unknown_key_warning("aws:principaltag/team"), None);
+        assert_eq!(unknown_key_warning("s3:prefix"), None);
+        assert!(unknown_key_warning("kms:ViaServce")
+            .unwrap()
+            .ends_with("did you mean \"kms:ViaService\"?"));
+        assert!(unknown_key_warning("aws:PrincipalTags/team")
+            .unwrap()
+            .ends_with("did you mean \"aws:PrincipalTag\"?"));
+        assert!(suspicious_date_warning("20260101")
+            .unwrap()
+            .contains("write 2026-01-01"));
+        assert_eq!(suspicious_date_warning("1798761599"), None);
+        assert_eq!(suspicious_date_warning("2026-01-01"), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Reading policy documents from JSON into the model, with the validation AWS applies when a
 //! policy is written (Part A §1). Every error names the statement (index and Sid) and the field.
 
-use super::condition::{parse_value, Condition, Family, Operator, SetOp};
+use super::condition::{
+    parse_value, suspicious_date_warning, unknown_key_warning, Condition, Family, Operator, SetOp,
+};
 use super::template::Template;
 use super::*;
 use crate::arn::{split_arn, PrincipalEntry};
@@ -297,6 +299,17 @@ impl Parser {
                         format!("action {s:?} is not of the form service:Action"),
                     );
                 } else {
+                    let kms = s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("kms:"));
+                    if kms && !s.contains(['*', '?']) && crate::actions::parse_action(&s).is_none()
+                    {
+                        let hint = crate::actions::suggest(&s)
+                            .map(|a| format!("; did you mean {a:?}?"))
+                            .unwrap_or_default();
+                        p.warn(
+                            &format!("{field}{at}"),
+                            format!("{s:?} is not a KMS action and matches no request{hint}"),
+                        );
+                    }
                     patterns.push(s);
                 }
             }
@@ -576,6 +589,9 @@ impl Parser {
                     );
                     continue;
                 }
+                if let Some(w) = unknown_key_warning(key) {
+                    self.warn(&kfield, w);
+                }
                 let items: Vec<&Value> = match values {
                     Value::Array(a) if a.is_empty() => {
                         self.error(&kfield, "must not be an empty array");
@@ -605,6 +621,11 @@ impl Parser {
                             continue;
                         }
                     };
+                    if operator.base.family() == Family::Date {
+                        if let Some(w) = suspicious_date_warning(&text) {
+                            self.warn(&at, w);
+                        }
+                    }
                     match parse_value(&operator, &text, variables) {
                         Ok(v) => parsed.push(v),
                         Err(e) => self.error(&at, e),
