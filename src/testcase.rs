@@ -43,44 +43,104 @@ pub struct Case {
     pub expect_operation_error: Option<String>,
 }
 
+/// The cases found under one path, and the files passed over.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub cases: Vec<Case>,
+    /// Files in a searched directory that are not test-case files (a shared world, a request
+    /// stream), each with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
 /// Reads every case under `path`: a `{"cases": [...]}` file, a JSON Lines file of cases, or a
-/// directory searched recursively for `*.json` / `*.jsonl` case files (other JSON files there,
-/// such as shared worlds, are skipped).
-pub fn load_cases(path: &Path) -> Result<Vec<Case>, String> {
+/// directory searched recursively for `*.json` / `*.jsonl` case files. In a directory, a file
+/// that is not a test-case file (a shared world, a request stream) is skipped and listed in
+/// [`Loaded::skipped`]; a file named explicitly must be one, and a malformed case in a test-case
+/// file is an error either way.
+pub fn load_cases(path: &Path) -> Result<Loaded, String> {
     let files = crate::json::files_under(path, &["json", "jsonl"])?;
     let explicit = !path.is_dir();
-    let mut cases = Vec::new();
+    let mut loaded = Loaded::default();
     for file in files {
         let text = std::fs::read_to_string(&file)
             .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let shown = file.display().to_string();
-        match crate::json::parse(&text) {
-            Ok(Value::Object(o)) if o.contains_key("cases") => {
-                let items = o["cases"].as_array().ok_or_else(|| format!("{shown}: field cases must be an array"))?;
-                for (i, item) in items.iter().enumerate() {
-                    cases.push(parse_case(item, dir, format!("{shown}#{i}"))?);
-                }
+        match read_file(&text, dir, &shown) {
+            Ok(cases) => loaded.cases.extend(cases),
+            Err(NotCases(why)) if !explicit => loaded.skipped.push((file.clone(), why)),
+            Err(NotCases(why)) => {
+                return Err(format!(
+                    "{shown}: not a test-case file ({why}; expected {{\"cases\": [...]}} or JSON Lines of cases)"
+                ))
             }
-            Ok(Value::Object(o)) if o.contains_key("request") => cases.push(parse_case(&Value::Object(o), dir, format!("{shown}#0"))?),
-            Ok(_) if !explicit && !shown.ends_with(".jsonl") => {} // a shared world or other data file
-            Ok(_) => return Err(format!("{shown}: not a test-case file (expected {{\"cases\": [...]}} or JSON Lines of cases)")),
-            Err(whole) => {
-                let mut any = false;
-                for (n, line) in text.lines().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let v = crate::json::parse(line).map_err(|e| {
-                        if any { format!("{shown}:{}: invalid JSON: {e}", n + 1) } else { format!("{shown}: invalid JSON: {whole}") }
-                    })?;
-                    cases.push(parse_case(&v, dir, format!("{shown}:{}", n + 1))?);
-                    any = true;
-                }
-            }
+            Err(Malformed(e)) => return Err(e),
         }
     }
-    Ok(cases)
+    Ok(loaded)
+}
+
+/// Why a file's cases could not be read.
+enum Unreadable {
+    /// The file is not a test-case file at all.
+    NotCases(String),
+    /// It is one, with a malformed case (the message names file and case).
+    Malformed(String),
+}
+use Unreadable::{Malformed, NotCases};
+
+/// Whether a JSON value looks like a test case: it has a request and something expected of it.
+fn looks_like_case(v: &Value) -> bool {
+    v.get("request").is_some()
+        && ["expect", "expect_error"]
+            .iter()
+            .any(|k| v.get(*k).is_some())
+}
+
+fn read_file(text: &str, dir: &Path, shown: &str) -> Result<Vec<Case>, Unreadable> {
+    let parse_all = |items: Vec<(String, Value)>| {
+        items
+            .into_iter()
+            .map(|(origin, v)| parse_case(&v, dir, origin).map_err(Malformed))
+            .collect()
+    };
+    match crate::json::parse(text) {
+        Ok(Value::Object(o)) if o.contains_key("cases") => {
+            let items = o["cases"]
+                .as_array()
+                .ok_or_else(|| Malformed(format!("{shown}: field cases must be an array")))?;
+            parse_all(
+                (items.iter().enumerate())
+                    .map(|(i, v)| (format!("{shown}#{i}"), v.clone()))
+                    .collect(),
+            )
+        }
+        Ok(v) if looks_like_case(&v) => parse_all(vec![(format!("{shown}#0"), v)]),
+        Ok(_) => Err(NotCases("no \"cases\" array".into())),
+        Err(whole) => {
+            let mut items = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let origin = format!("{shown}:{}", n + 1);
+                match crate::json::parse(line) {
+                    Ok(v) if looks_like_case(&v) => items.push((origin, v)),
+                    // The first line decides what the file is; after a case, a bad line is a
+                    // broken case.
+                    Ok(_) if items.is_empty() => {
+                        return Err(NotCases("its first line has no request and expect".into()))
+                    }
+                    Err(_) if items.is_empty() => {
+                        return Err(NotCases(format!("invalid JSON: {whole}")))
+                    }
+                    Ok(v) => items.push((origin, v)),
+                    Err(e) => return Err(Malformed(format!("{origin}: invalid JSON: {e}"))),
+                }
+            }
+            parse_all(items)
+        }
+    }
 }
 
 fn parse_case(v: &Value, dir: &Path, origin: String) -> Result<Case, String> {
@@ -88,30 +148,32 @@ fn parse_case(v: &Value, dir: &Path, origin: String) -> Result<Case, String> {
         .as_object()
         .ok_or_else(|| format!("{origin}: a case must be an object"))?;
     let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
+    let label = match text("name") {
+        Some(name) => format!("{origin} ({name})"),
+        None => origin.clone(),
+    };
     let name = text("name").unwrap_or_else(|| origin.clone());
     let world = match (o.get("world"), text("world_file")) {
         (Some(w), None) => WorldSource::Inline(w.clone()),
         (None, Some(f)) => WorldSource::File(dir.join(f)),
         _ => {
             return Err(format!(
-                "{origin} ({name}): needs exactly one of world and world_file"
+                "{label}: needs exactly one of world and world_file"
             ))
         }
     };
     let request = o
         .get("request")
         .cloned()
-        .ok_or_else(|| format!("{origin} ({name}): field request is missing"))?;
+        .ok_or_else(|| format!("{label}: field request is missing"))?;
     let expect = match (text("expect"), text("expect_error")) {
         (Some(e), None) => Expect::Outcome(Outcome::parse(&e).ok_or_else(|| {
-            format!(
-                "{origin} ({name}): expect must be Allow, ExplicitDeny or ImplicitDeny, not {e:?}"
-            )
+            format!("{label}: expect must be Allow, ExplicitDeny or ImplicitDeny, not {e:?}")
         })?),
         (None, Some(e)) => Expect::Error(e),
         _ => {
             return Err(format!(
-                "{origin} ({name}): needs exactly one of expect and expect_error"
+                "{label}: needs exactly one of expect and expect_error"
             ))
         }
     };

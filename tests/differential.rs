@@ -31,8 +31,9 @@ proptest! {
 
 #[test]
 fn conformance_corpus_passes_through_both_evaluators() {
-    let cases =
-        load_cases(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/conformance")).unwrap();
+    let cases = load_cases(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/conformance"))
+        .unwrap()
+        .cases;
     assert!(cases.len() >= 250);
     for evaluator in [Evaluator::Compiled, Evaluator::Reference] {
         let mut runner = Runner::new(evaluator);

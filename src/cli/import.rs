@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// What `keyward import --help` says after the options.
 const AFTER_HELP: &str = "\
-Builds a world (SPEC B.1) from what the AWS CLI prints, unchanged:
+Builds a world (docs/formats.md) from what the AWS CLI prints, unchanged:
 
   aws kms describe-key --key-id K                          > keys/K/describe-key.json
   aws kms get-key-policy --key-id K --policy-name default  > keys/K/key-policy.json

@@ -1,5 +1,6 @@
-//! The command line (SPEC B.5): argument parsing, reading inputs, printing results and exit
-//! codes. No decisions are made here; every command calls the library.
+//! The command line: argument parsing, reading inputs, printing results and exit codes. No
+//! decisions are made here; every command calls the library. docs/cli.md describes every
+//! command.
 //!
 //! Exit codes: 0 success; 1 a check, test or replay found what it reports as failure; 2 bad input
 //! or usage.
@@ -13,14 +14,21 @@ mod serve;
 mod test;
 mod validate;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// keyward decides AWS KMS authorization exactly as AWS does: key policies, IAM policies,
 /// grants, condition keys and cross-account access.
 #[derive(Parser, Debug)]
-#[command(name = "keyward", version, about, long_about = None)]
+#[command(
+    name = "keyward",
+    version,
+    about,
+    long_about = None,
+    after_help = "Documentation: docs/README.md (formats, commands, semantics). Exit codes: 0 success, 1 a failure the command reports, 2 bad input or usage."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,30 +36,19 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Decide one request, or a JSON Lines stream of requests, against a world.
+    /// Decide requests against a world: JSON from FILE or standard input, or one question asked
+    /// with --principal/--action/--resource.
     ///
-    /// Reads a request (SPEC B.2) from FILE or standard input. A single JSON object gives one
-    /// decision; JSON Lines give one decision per line, in order. Decisions (SPEC B.3) are printed
-    /// as JSON Lines on standard output.
-    Check {
-        /// The world: a JSON file or a directory of JSON files.
-        #[arg(long, short)]
-        world: PathBuf,
-        /// Add an explanation to each decision: for an implicit deny, the missing layer.
-        #[arg(long)]
-        explain: bool,
-        /// Exit with code 1 when any decision is not Allow.
-        #[arg(long)]
-        fail_on_deny: bool,
-        /// Request file (a JSON object or JSON Lines); `-` or nothing reads standard input.
-        #[arg(default_value = "-")]
-        input: String,
-    },
-    /// Run test cases (SPEC B.4) and end with `N passed, M failed`.
+    /// Requests and decisions are described in docs/formats.md. JSON output is one line per
+    /// request, in order.
+    Check(check::Args),
+    /// Run test cases and end with `N passed, M failed`.
     ///
-    /// PATHS are case files ({"cases": [...]} or JSON Lines of cases) or directories searched
-    /// recursively. Each failure shows the request, the expected and actual decision, and the
-    /// explanation. Exits 1 when any case fails.
+    /// PATHS are case files ({"cases": [...]} or JSON Lines of cases; docs/formats.md) or
+    /// directories searched recursively, where files that are not test files (shared worlds,
+    /// request streams) are skipped with a warning. Each failure shows the request, the expected
+    /// and actual decision, and the explanation. Exits 1 when any case fails, 2 when a file is
+    /// malformed or no case was found.
     Test {
         /// Case files or directories.
         #[arg(required = true)]
@@ -62,12 +59,19 @@ enum Command {
         /// Decide with the reference evaluator instead of the compiled engine.
         #[arg(long)]
         reference: bool,
+        /// Run only the cases whose name or origin (file#index) contains PATTERN (case-insensitive).
+        #[arg(long, value_name = "PATTERN")]
+        filter: Option<String>,
+        /// Report format on standard output: text, JUnit XML or JSON.
+        #[arg(long, value_enum, default_value = "text")]
+        format: test::Format,
     },
     /// Check policy documents, worlds and test files; print findings with file, statement and field.
     ///
-    /// A file holding a policy document ({"Statement": ...}) is checked as a key policy when its
-    /// statements name principals and as an identity policy otherwise (override with --kind).
-    /// Exits 2 when any error is found; warnings alone exit 0.
+    /// A file holding a policy document ({"Statement": ...}, or the output of
+    /// `aws kms get-key-policy`) is checked as a key policy when its statements name principals
+    /// and as an identity policy otherwise (override with --kind). Exits 2 when any error is
+    /// found; warnings alone exit 0.
     Validate {
         /// Files or directories (searched recursively for *.json).
         #[arg(required = true)]
@@ -83,35 +87,46 @@ enum Command {
     Replay(replay::Args),
     /// Build a world from AWS CLI outputs.
     Import(import::Args),
-    /// Run the sidecar HTTP server (SPEC B.6).
+    /// Run the sidecar HTTP server (docs/http-api.md).
     Serve(serve::Args),
     /// Measure checks per second on a world and a request stream.
     Bench(bench::Args),
     /// Generate a synthetic world, request stream and CloudTrail logs.
     Gen(gen::Args),
+    /// Print a shell completion script: `keyward completions bash > /etc/bash_completion.d/keyward`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `keyward man | man -l -`.
+    Man,
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Check {
-            world,
-            explain,
-            fail_on_deny,
-            input,
-        } => check::run(&world, explain, fail_on_deny, &input),
+        Command::Check(args) => check::run(args),
         Command::Test {
             paths,
             verbose,
             reference,
+            filter,
+            format,
         } => {
             let evaluator = if reference {
                 crate::testcase::Evaluator::Reference
             } else {
                 crate::testcase::Evaluator::Compiled
             };
-            test::run(&paths, verbose, evaluator)
+            test::run(test::Options {
+                paths,
+                verbose,
+                evaluator,
+                filter,
+                format,
+            })
         }
         Command::Validate {
             paths,
@@ -123,6 +138,22 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Gen(args) => gen::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "keyward",
+                &mut std::io::stdout(),
+            );
+            OK
+        }
+        Command::Man => {
+            let page = clap_mangen::Man::new(Cli::command());
+            match page.render(&mut std::io::stdout()) {
+                Ok(()) => OK,
+                Err(_) => FAILED,
+            }
+        }
     };
     ExitCode::from(code)
 }
@@ -133,6 +164,40 @@ pub const OK: u8 = 0;
 pub const FAILED: u8 = 1;
 /// Exit code: bad input or usage.
 pub const BAD_INPUT: u8 = 2;
+
+/// `1 file`, `2 files`: a count with its noun in the right number.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A style for terminal output.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Paint {
+    /// Success: green.
+    Ok,
+    /// Failure or deny: red.
+    Bad,
+    /// A warning: yellow.
+    Warn,
+}
+
+/// `text` in colour when standard output is a terminal and `NO_COLOR` is unset or empty
+/// (no-color.org); unchanged otherwise, so pipes and files never see escape codes.
+pub(crate) fn paint(style: Paint, text: &str) -> String {
+    static COLOUR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let colour = *COLOUR.get_or_init(|| {
+        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    });
+    if !colour {
+        return text.to_owned();
+    }
+    let code = match style {
+        Paint::Ok => "32",
+        Paint::Bad => "31",
+        Paint::Warn => "33",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
 
 /// Loads a world, printing its errors and warnings to stderr; `None` means exit 2.
 pub(crate) fn load_world(path: &std::path::Path) -> Option<crate::world::World> {

@@ -1,4 +1,4 @@
-//! `keyward serve`: the sidecar HTTP server (SPEC B.6); see [`crate::serve`].
+//! `keyward serve`: the sidecar HTTP server ; see [`crate::serve`].
 
 use super::{BAD_INPUT, OK};
 use crate::serve::auth::AdminToken;
