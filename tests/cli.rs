@@ -173,7 +173,7 @@ fn validate_reports_statement_and_field() {
         stdout.contains("Statement[0] (Sid \"A\") field Condition.IpAddress.aws:SourceIp"),
         "{stdout}"
     );
-    assert!(stdout.contains("1 files checked: 1 errors"), "{stdout}");
+    assert!(stdout.contains("1 file checked: 1 error,"), "{stdout}");
 }
 
 #[test]
@@ -396,4 +396,338 @@ fn generated_cloudtrail_replays_with_full_agreement() {
     let report: serde_json::Value = serde_json::from_str(&text(&run.stdout)).unwrap();
     assert_eq!(report["comparison"]["agreements"], 3000, "{report}");
     assert_eq!(report["comparison"]["disagreements"], 0);
+}
+
+const ROOT_DECRYPT: &str = r#"{"principal": "arn:aws:iam::111122223333:root", "action": "kms:Decrypt", "resource": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}"#;
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn test_on_a_mixed_directory_skips_what_is_not_a_test_file() {
+    // corpus/ holds worlds, request streams and CloudTrail beside the conformance cases.
+    let out = keyward(&["test", "corpus"], None);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: skipped"), "{stderr}");
+    assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "{stdout}");
+    // Shared worlds the cases load with world_file are no surprise: no warning for them.
+    assert!(!stderr.contains("conformance/worlds"), "{stderr}");
+}
+
+#[test]
+fn test_with_no_case_fails_clearly() {
+    let out = keyward(&["test", "corpus/cloudtrail"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no test cases found in corpus/cloudtrail"));
+    let out = keyward(
+        &[
+            "test",
+            "corpus/conformance",
+            "--filter",
+            "no such case at all",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("matching --filter"));
+}
+
+#[test]
+fn test_names_a_bad_file_once_when_given_explicitly() {
+    let out = keyward(&["test", "corpus/default/requests.jsonl"], None);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr.matches("corpus/default/requests.jsonl").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("not a test-case file"), "{stderr}");
+}
+
+#[test]
+fn test_filters_and_reports_for_ci() {
+    let out = keyward(
+        &[
+            "test",
+            "corpus/conformance",
+            "--filter",
+            "lockout",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert!(
+        !cases.is_empty() && cases.len() < 100,
+        "{} cases",
+        cases.len()
+    );
+    assert_eq!(report["passed"], cases.len());
+    assert!(cases.iter().all(|c| {
+        let hay = format!("{} {}", c["name"], c["origin"]).to_lowercase();
+        hay.contains("lockout")
+    }));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.jsonl");
+    let world = r#"{"keys": [{"arn": "arn:aws:kms:us-west-2:111122223333:key/k1", "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"}]}}]}"#;
+    let request = r#"{"principal": "arn:aws:iam::111122223333:user/bob", "action": "kms:Decrypt", "resource": "arn:aws:kms:us-west-2:111122223333:key/k1"}"#;
+    std::fs::write(
+        &file,
+        format!(
+            "{{\"name\": \"bob <needs> IAM & more\", \"world\": {world}, \"request\": {request}, \"expect\": \"Allow\"}}\n\
+             {{\"name\": \"bob denied\", \"world\": {world}, \"request\": {request}, \"expect\": \"ImplicitDeny\"}}\n"
+        ),
+    )
+    .unwrap();
+    let out = keyward(&["test", file.to_str().unwrap(), "--format", "junit"], None);
+    let xml = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    assert!(
+        xml.contains("name=\"bob &lt;needs&gt; IAM &amp; more\">"),
+        "{xml}"
+    );
+    assert!(xml.contains("<failure message="), "{xml}");
+    assert!(
+        xml.contains("<testcase classname=") && xml.contains("name=\"bob denied\"/>"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn counts_read_in_the_right_number() {
+    let out = keyward(&["validate", "corpus/default/world.json"], None);
+    assert!(text(&out.stdout).contains("1 file checked: 0 errors, 0 warnings"));
+    // Piped output is never coloured.
+    assert!(!text(&out.stdout).contains('\x1b'));
+    let out = keyward(&["test", "corpus/conformance", "--filter", "E69"], None);
+    assert!(!text(&out.stdout).contains('\x1b'));
+}
+
+#[test]
+fn validate_reads_what_import_and_worlds_read() {
+    let out = keyward(&["validate", "corpus/import"], None);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(" 0 errors"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The policy inside get-key-policy's output is checked as a key policy.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key-policy.json");
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}}}]}"#;
+    let output = serde_json::json!({"Policy": doc, "PolicyName": "default"});
+    std::fs::write(&file, output.to_string()).unwrap();
+    let out = keyward(&["validate", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stdout).contains("Policy: Statement[0] field Condition.IpAddress.aws:SourceIp"),
+        "{}",
+        text(&out.stdout)
+    );
+    // And so is a policy given as a JSON string, as a world's key `policy` may be.
+    std::fs::write(&file, serde_json::Value::from(doc).to_string()).unwrap();
+    let out = keyward(&["validate", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stdout).contains("aws:SourceIp"));
+}
+
+#[test]
+fn check_answers_every_line_in_place() {
+    let world = "corpus/default/world.json";
+    let input = format!(
+        "{}\nnot json\n{ROOT_DECRYPT}\n",
+        ROOT_DECRYPT.replacen('{', "{\"id\": \"first\", ", 1)
+    );
+    let out = keyward(&["check", "--world", world], Some(&input));
+    assert_eq!(out.status.code(), Some(2), "a bad line exits 2 at the end");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3, "one output line per input line");
+    assert_eq!(lines[0]["id"], "first");
+    assert_eq!(lines[0]["decision"], "Allow");
+    assert_eq!(lines[1]["line"], 2);
+    assert!(lines[1]["error"].as_str().unwrap().contains("invalid JSON"));
+    assert_eq!(lines[2]["decision"], "Allow");
+    assert!(lines[2].get("id").is_none());
+
+    // A JSON array and the HTTP batch body decide the same requests, ids echoed.
+    let bad = r#"{"id": 7, "principal": "arn:aws:iam::111122223333:root", "action": "kms:Decrpyt", "resource": "*"}"#;
+    for body in [
+        format!("[{ROOT_DECRYPT}, {bad}]"),
+        format!("{{\"requests\": [{ROOT_DECRYPT}, {bad}]}}"),
+    ] {
+        let out = keyward(&["check", "--world", world], Some(&body));
+        assert_eq!(out.status.code(), Some(2));
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 2, "{body}");
+        assert_eq!(lines[0]["decision"], "Allow");
+        assert_eq!(lines[1]["id"], 7);
+        assert!(lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"kms:Decrypt\"?"));
+    }
+}
+
+#[test]
+fn check_flag_form_asks_every_action_on_every_resource() {
+    let key = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let args = [
+        "check",
+        "--world",
+        "corpus/default/world.json",
+        "--principal",
+        "arn:aws:iam::111122223333:user/bob",
+        "--action",
+        "kms:Decrypt",
+        "--action",
+        "kms:DescribeKey",
+        "--resource",
+        key,
+        "--resource",
+        "arn:aws:kms:us-west-2:111122223333:alias/app-data",
+    ];
+    let out = keyward(&args, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 5, "a header and 2 × 2 rows: {table}");
+    assert!(
+        rows[0].starts_with("#") && rows[0].contains("decision"),
+        "{table}"
+    );
+    assert!(
+        rows[1].contains("kms:Decrypt") && rows[1].contains("ImplicitDeny"),
+        "{table}"
+    );
+    assert!(
+        rows[4].contains("kms:DescribeKey") && rows[4].contains("alias/app-data"),
+        "{table}"
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.extend([
+        "--output",
+        "json",
+        "--fail-on-deny",
+        "--context",
+        "kms:ViaService=s3.us-west-2.amazonaws.com",
+    ]);
+    let out = keyward(&json_args, None);
+    assert_eq!(out.status.code(), Some(1), "bob is denied");
+    assert_eq!(json_lines(&out).len(), 4);
+
+    let out = keyward(
+        &[
+            "check",
+            "--world",
+            "corpus/default/world.json",
+            "--output",
+            "text",
+        ],
+        Some(ROOT_DECRYPT),
+    );
+    let line = text(&out.stdout);
+    assert!(
+        line.starts_with("Allow arn:aws:iam::111122223333:root kms:Decrypt on "),
+        "{line}"
+    );
+    assert!(line.contains("key-policy #0"), "{line}");
+}
+
+#[test]
+fn typos_get_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.json");
+    let policy = |condition: &str| {
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "111122223333"}}, "Action": "kms:Decrpyt", "Resource": "*", "Condition": {condition}}}]}}"#
+        )
+    };
+    std::fs::write(
+        &file,
+        policy(r#"{"StringEqualz": {"kms:ViaService": "x"}}"#),
+    )
+    .unwrap();
+    let out = keyward(&["validate", file.to_str().unwrap()], None);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout.contains("did you mean \"StringEquals\"?"),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &file,
+        policy(r#"{"StringEquals": {"kms:ViaServce": "x"}, "DateLessThan": {"aws:CurrentTime": "20260101"}}"#),
+    )
+    .unwrap();
+    let out = keyward(&["validate", file.to_str().unwrap()], None);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "warnings alone exit 0: {stdout}");
+    assert!(
+        stdout.contains("did you mean \"kms:ViaService\"?"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("write 2026-01-01"), "{stdout}");
+    assert!(stdout.contains("did you mean \"kms:Decrypt\"?"), "{stdout}");
+
+    std::fs::write(
+        &file,
+        policy(r#"{"DateLessThan": {"aws:CurrentTime": "2026-01-01T00:00:00+99:99"}}"#),
+    )
+    .unwrap();
+    let out = keyward(&["validate", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = keyward(&["completions", shell], None);
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("keyward") && script.contains("validate"),
+            "{shell}"
+        );
+    }
+    let out = keyward(&["man"], None);
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH keyward"),
+        "{page}"
+    );
+}
+
+#[test]
+fn help_points_to_docs_not_to_outside_files() {
+    for command in [
+        "check", "test", "validate", "replay", "import", "serve", "bench", "gen",
+    ] {
+        let out = keyward(&[command, "--help"], None);
+        let help = text(&out.stdout);
+        assert!(out.status.success(), "{command}");
+        for outside in [
+            "SPEC", "Part A", "B.1", "B.2", "B.3", "B.4", "B.5", "B.6", "§",
+        ] {
+            assert!(
+                !help.contains(outside),
+                "{command} --help cites {outside}: {help}"
+            );
+        }
+    }
 }
