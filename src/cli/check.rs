@@ -106,6 +106,8 @@ pub fn run(args: Args) -> u8 {
     } else {
         Output::Json
     });
+    // Tables and text are read by people: they always say what was missing for a deny.
+    let explain = args.explain || output != Output::Json;
     let place = |line: usize| match (&args.principal, args.input.as_str()) {
         (Some(_), _) => format!("question {line}"),
         (None, "-") => format!("<stdin>:{line}"),
@@ -119,7 +121,7 @@ pub fn run(args: Args) -> u8 {
             for w in warnings {
                 eprintln!("keyward: {}: {w}", place(item.line));
             }
-            Ok((decide(&engine, &request, args.explain), request))
+            Ok((decide(&engine, &request, explain), request))
         });
         let mut value = match &decided {
             Ok((v, _)) => v.clone(),
