@@ -1,4 +1,4 @@
-//! Test cases (SPEC B.4): a world, a request and the expected decision. The same format serves
+//! Test cases (docs/formats.md): a world, a request and the expected decision. The same format serves
 //! keyward's conformance corpus and users' tests of their own policies. A case may instead expect
 //! the world or request to be rejected (`expect_error`), or a key-state error beside the decision
 //! (`expect_key_state_error`) or an operation error such as the lockout safety check's

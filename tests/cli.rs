@@ -731,3 +731,49 @@ fn help_points_to_docs_not_to_outside_files() {
         }
     }
 }
+
+/// The `keyward ...` commands of the README's shell blocks that read the repository's corpus run
+/// as written from the repository root: no missing file, no usage error.
+#[test]
+fn readme_commands_run_as_written() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    let mut pending = String::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let line = line.split(" # ").next().unwrap_or(line).trim();
+        pending.push_str(line.trim_end_matches('\\'));
+        pending.push(' ');
+        if !line.ends_with('\\') {
+            let command = std::mem::take(&mut pending);
+            if command.starts_with("keyward ")
+                && command.contains("corpus/")
+                && !command.contains('|')
+            {
+                commands.push(command);
+            }
+        }
+    }
+    assert!(
+        commands
+            .iter()
+            .filter(|c| c.starts_with("keyward replay"))
+            .count()
+            >= 2,
+        "{commands:?}"
+    );
+    for command in &commands {
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let out = keyward(&args, None);
+        let stderr = text(&out.stderr);
+        assert_ne!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(!stderr.contains("No such file"), "{command}: {stderr}");
+    }
+}

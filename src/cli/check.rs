@@ -81,6 +81,10 @@ struct Item {
 }
 
 pub fn run(args: Args) -> u8 {
+    let Some(world) = super::load_world(&args.world) else {
+        return BAD_INPUT;
+    };
+    let engine = Engine::compile(world);
     let items = match &args.principal {
         Some(principal) => match flag_requests(principal, &args) {
             Ok(items) => items,
@@ -97,10 +101,6 @@ pub fn run(args: Args) -> u8 {
             }
         },
     };
-    let Some(world) = super::load_world(&args.world) else {
-        return BAD_INPUT;
-    };
-    let engine = Engine::compile(world);
     let output = args.output.unwrap_or(if args.principal.is_some() {
         Output::Table
     } else {

@@ -135,7 +135,13 @@ pub fn validate_file(file: &Path, kind: Kind, options: &ParseOptions) -> Vec<Fin
             Err(e) => e.errors,
         };
     }
-    error("not a policy document ({\"Statement\": ...}), a world or a test file".into())
+    if obj.contains_key("Records") {
+        return error(
+            "a CloudTrail log, not a policy, world or test file: replay it with `keyward replay`"
+                .into(),
+        );
+    }
+    error("not a policy document ({\"Statement\": ...}), a world, a test file or an AWS CLI output keyward imports".into())
 }
 
 /// The findings for one policy document; `text` is its JSON as written (for the size limit).
