@@ -114,7 +114,9 @@ pub fn run(args: Args) -> u8 {
         (None, f) => format!("{f}:{line}"),
     };
     let (mut bad, mut denied) = (0usize, 0usize);
-    let mut rows = Vec::with_capacity(items.len());
+    // JSON and text stream out line by line; a table waits for every row to size its columns.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut rows = Vec::new();
     for item in items {
         let decided = item.request.and_then(|v| {
             let (request, warnings) = Request::from_value(&v).map_err(|e| e.to_string())?;
@@ -123,12 +125,12 @@ pub fn run(args: Args) -> u8 {
             }
             Ok((decide(&engine, &request, explain), request))
         });
-        let mut value = match &decided {
-            Ok((v, _)) => v.clone(),
+        let (mut value, request) = match decided {
+            Ok((v, r)) => (v, Some(r)),
             Err(e) => {
                 eprintln!("keyward: {}: {e}", place(item.line));
                 bad += 1;
-                json!({"line": item.line, "error": e})
+                (json!({"line": item.line, "error": e}), None)
             }
         };
         if value["decision"] != Outcome::Allow.as_str() {
@@ -137,22 +139,22 @@ pub fn run(args: Args) -> u8 {
         if let Some(id) = item.id {
             value["id"] = id;
         }
-        rows.push((value, decided.ok().map(|(_, r)| r)));
+        let written = match output {
+            Output::Json => writeln!(out, "{value}"),
+            Output::Text => out.write_all(text_line(&value, request.as_ref()).as_bytes()),
+            Output::Table => {
+                rows.push((value, request));
+                Ok(())
+            }
+        };
+        if written.is_err() {
+            return FAILED;
+        }
     }
-    let printed = match output {
-        Output::Json => rows
-            .iter()
-            .map(|(v, _)| format!("{v}\n"))
-            .collect::<String>(),
-        Output::Table => table(&rows),
-        Output::Text => rows.iter().map(|(v, r)| text_line(v, r.as_ref())).collect(),
-    };
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_all(printed.as_bytes())
-        .and_then(|()| out.flush())
-        .is_err()
-    {
+    if output == Output::Table && out.write_all(table(&rows).as_bytes()).is_err() {
+        return FAILED;
+    }
+    if out.flush().is_err() {
         return FAILED;
     }
     if bad > 0 {
