@@ -17,7 +17,7 @@ pub enum Output {
     Json,
     /// A table: request, decision and what decided, one row per request.
     Table,
-    /// One line per request: `Allow  kms:Decrypt  KEY  PRINCIPAL  by ...`.
+    /// One line per request: `Allow PRINCIPAL kms:Decrypt on KEY: what decided`.
     Text,
 }
 
