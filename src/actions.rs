@@ -405,6 +405,10 @@ pub fn full_name(id: ActionId) -> String {
 /// `kms:Decrpyt`), or `None`.
 pub fn suggest(action: &str) -> Option<String> {
     let name = action.split_once(':').map_or(action, |(_, n)| n);
+    // The ReEncrypt API is authorized as two actions; policies name them as `kms:ReEncrypt*`.
+    if name.eq_ignore_ascii_case("ReEncrypt") {
+        return Some("kms:ReEncrypt*".into());
+    }
     crate::suggest::closest(name, ACTIONS.iter().map(|a| a.name)).map(|n| format!("kms:{n}"))
 }
 
@@ -430,5 +434,6 @@ mod tests {
             Some("kms:GenerateDataKeyWithoutPlaintext")
         );
         assert_eq!(suggest("kms:Nope"), None);
+        assert_eq!(suggest("kms:ReEncrypt").as_deref(), Some("kms:ReEncrypt*"));
     }
 }
