@@ -63,8 +63,13 @@ pub fn run(o: Options) -> u8 {
     }
     if unexpected.len() > shown {
         eprintln!(
-            "keyward: warning: skipped {} more that are not test-case files (--verbose lists them)",
-            count(unexpected.len() - shown, "file", "files")
+            "keyward: warning: skipped {} more {} not test-case files (--verbose lists them)",
+            unexpected.len() - shown,
+            if unexpected.len() - shown == 1 {
+                "file: it is"
+            } else {
+                "files: they are"
+            }
         );
     }
     if let Some(pattern) = &o.filter {
