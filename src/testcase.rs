@@ -89,10 +89,11 @@ enum Unreadable {
 }
 use Unreadable::{Malformed, NotCases};
 
-/// Whether a JSON value looks like a test case: it has a request and something expected of it.
+/// Whether a JSON value looks like a test case: a request with a world or an expectation. A
+/// request stream's line has neither; a case missing one of them is then reported as malformed.
 fn looks_like_case(v: &Value) -> bool {
     v.get("request").is_some()
-        && ["expect", "expect_error"]
+        && ["expect", "expect_error", "world", "world_file"]
             .iter()
             .any(|k| v.get(*k).is_some())
 }
@@ -128,9 +129,10 @@ fn read_file(text: &str, dir: &Path, shown: &str) -> Result<Vec<Case>, Unreadabl
                     Ok(v) if looks_like_case(&v) => items.push((origin, v)),
                     // The first line decides what the file is; after a case, a bad line is a
                     // broken case.
-                    Ok(_) if items.is_empty() => {
-                        return Err(NotCases("its first line has no request and expect".into()))
-                    }
+                    Ok(_) if items.is_empty() => return Err(NotCases(
+                        "its first line is not a case: no request with a world or an expectation"
+                            .into(),
+                    )),
                     Err(_) if items.is_empty() => {
                         return Err(NotCases(format!("invalid JSON: {whole}")))
                     }
@@ -312,6 +314,27 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_other_files_from_broken_cases() {
+        let dir = Path::new(".");
+        let requests = "{\"principal\": \"p\", \"action\": \"kms:Decrypt\", \"resource\": \"*\"}\n";
+        assert!(matches!(
+            read_file(requests, dir, "r.jsonl"),
+            Err(NotCases(_))
+        ));
+        assert!(matches!(
+            read_file("{\"keys\": []}", dir, "w.json"),
+            Err(NotCases(_))
+        ));
+        let no_expect = "{\"world\": {}, \"request\": {}}\n";
+        match read_file(no_expect, dir, "c.jsonl") {
+            Err(Malformed(e)) => {
+                assert_eq!(e, "c.jsonl:1: needs exactly one of expect and expect_error")
+            }
+            _ => panic!("a case without expect is a broken case"),
+        }
+    }
 
     #[test]
     fn runs_inline_case() {
