@@ -327,7 +327,7 @@ mod tests {
             read_file("{\"keys\": []}", dir, "w.json"),
             Err(NotCases(_))
         ));
-        let no_expect = "{\"world\": {}, \"request\": {}}\n";
+        let no_expect = "{\"world\": {}, \"request\": {}}\n{\"world\": {}, \"request\": {}}\n";
         match read_file(no_expect, dir, "c.jsonl") {
             Err(Malformed(e)) => {
                 assert_eq!(e, "c.jsonl:1: needs exactly one of expect and expect_error")
