@@ -277,6 +277,13 @@ impl Context {
         let info = actions::info(comp.action);
         let name = info.name;
 
+        // A known VPC endpoint gives its VPC (docs/guardrails.md).
+        if let Some(ContextValue::Single(id)) = ctx.values.get("aws:sourcevpce") {
+            if let Some(vpc) = world.vpc_endpoint(id).and_then(|e| e.vpc_id.clone()) {
+                ctx.derive_str("aws:SourceVpc", &vpc);
+            }
+        }
+
         // The caller (Part A §2.1, §4.2).
         if caller.is_service() {
             ctx.derive_str("aws:PrincipalIsAWSService", "true");

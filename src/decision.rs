@@ -54,6 +54,14 @@ pub enum Source {
     Grant { key: String, grant_id: String },
     /// The account root user, which identity policies do not govern.
     RootUser { account: String },
+    /// The service control policy with this Id.
+    Scp { policy_id: String },
+    /// The resource control policy with this Id.
+    Rcp { policy_id: String },
+    /// The policy of the VPC endpoint the request came through.
+    VpcEndpointPolicy { endpoint: String },
+    /// Session policy number `policy` of the session `session`.
+    SessionPolicy { session: String, policy: usize },
 }
 
 /// One statement or grant that decided a request.
@@ -97,6 +105,23 @@ impl Reason {
                 o.insert("source".into(), "root-user".into());
                 o.insert("account".into(), account.clone().into());
             }
+            Source::Scp { policy_id } => {
+                o.insert("source".into(), "scp".into());
+                o.insert("policy_id".into(), policy_id.clone().into());
+            }
+            Source::Rcp { policy_id } => {
+                o.insert("source".into(), "rcp".into());
+                o.insert("policy_id".into(), policy_id.clone().into());
+            }
+            Source::VpcEndpointPolicy { endpoint } => {
+                o.insert("source".into(), "vpc-endpoint-policy".into());
+                o.insert("endpoint".into(), endpoint.clone().into());
+            }
+            Source::SessionPolicy { session, policy } => {
+                o.insert("source".into(), "session-policy".into());
+                o.insert("session".into(), session.clone().into());
+                o.insert("policy".into(), (*policy).into());
+            }
         }
         if let Some(sid) = &self.sid {
             o.insert("sid".into(), sid.clone().into());
@@ -121,6 +146,14 @@ impl fmt::Display for Reason {
             }
             Source::Grant { key, grant_id } => return write!(f, "grant {grant_id} on {key}"),
             Source::RootUser { account } => return write!(f, "root user of account {account}"),
+            Source::Scp { policy_id } => write!(f, "service control policy {policy_id}")?,
+            Source::Rcp { policy_id } => write!(f, "resource control policy {policy_id}")?,
+            Source::VpcEndpointPolicy { endpoint } => {
+                write!(f, "policy of VPC endpoint {endpoint}")?
+            }
+            Source::SessionPolicy { session, policy } => {
+                write!(f, "session policy {policy} of {session}")?
+            }
         }
         if let Some(i) = self.statement {
             write!(f, ", statement {i}")?;
@@ -158,6 +191,12 @@ pub enum Missing {
     /// RetireGrant: the caller is not the grant's retiring principal, an allowed grantee or the
     /// issuing account.
     RetireGrantRules,
+    /// At some level of the caller account's organization path no attached SCP allows.
+    ScpAllow,
+    /// The VPC endpoint's policy does not allow the request.
+    VpcEndpointAllow,
+    /// The session policies do not allow the action (or a federated-user session has none).
+    SessionPolicy,
 }
 
 impl Missing {
@@ -175,6 +214,9 @@ impl Missing {
             Missing::CrossAccountCallerSide => "cross-account-caller-side-missing",
             Missing::GrantConstraint => "grant-constraint-not-met",
             Missing::RetireGrantRules => "retire-grant-not-permitted",
+            Missing::ScpAllow => "scp-allow-missing",
+            Missing::VpcEndpointAllow => "vpc-endpoint-policy-allow-missing",
+            Missing::SessionPolicy => "session-policy-allow-missing",
         }
     }
 }

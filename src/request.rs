@@ -48,6 +48,9 @@ pub struct Request {
     pub target_key: Option<String>,
     /// PutKeyPolicy: the new key policy, for the lockout safety check (Part A §7.9).
     pub policy: Option<Policy>,
+    /// The session policies of an assumed-role or federated-user session (docs/guardrails.md);
+    /// `None` when the request gives none (a `sessions` entry of the world may).
+    pub session_policies: Option<Vec<Policy>>,
 }
 
 /// Why a request could not be read: the field and what is wrong with it.
@@ -85,6 +88,7 @@ const FIELDS: &[&str] = &[
     "destination_encryption_context",
     "target_key",
     "policy",
+    "session_policies",
 ];
 
 impl Request {
@@ -177,6 +181,10 @@ impl Request {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(new_key_policy(v)?),
             },
+            session_policies: crate::world::guardrails::request_session_policies(
+                obj.get("session_policies"),
+            )
+            .map_err(|(field, message)| err(&field, message))?,
         };
         Ok((request, warnings))
     }
@@ -246,6 +254,12 @@ impl Request {
         }
         if self.policy.is_some() {
             o.insert("policy".into(), "(new key policy)".into());
+        }
+        if let Some(p) = &self.session_policies {
+            o.insert(
+                "session_policies".into(),
+                format!("({} session policies)", p.len()).into(),
+            );
         }
         Value::Object(o)
     }

@@ -453,6 +453,18 @@ fn statement_reason(source: Source, index: usize, st: &Statement) -> Reason {
     }
 }
 
+/// Compiles a policy without a principal index (session, control and endpoint policies):
+/// statement `i` of the result is statement `i` of `policy`.
+pub fn compile_plain(policy: &Policy, source: Source) -> CPolicy {
+    let mut sets = ActionSets::default();
+    let mut c = CPolicy::with_capacity(policy.statements.len());
+    for (s, st) in policy.statements.iter().enumerate() {
+        let reason = statement_reason(source.clone(), s, st);
+        c.push(st, reason, true, &mut sets, None);
+    }
+    c
+}
+
 /// Compiles `world`.
 pub fn compile(world: &World) -> Tables {
     let mut tokens = Names::default();

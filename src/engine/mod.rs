@@ -10,6 +10,7 @@
 
 pub mod compile;
 pub mod cond;
+pub mod guardrails;
 pub mod intern;
 pub mod live;
 pub mod view;
@@ -31,6 +32,7 @@ use view::{ComponentRef, View};
 pub struct Engine {
     world: World,
     tables: Tables,
+    guards: guardrails::GTables,
     /// When this snapshot was compiled.
     pub loaded_at: SystemTime,
 }
@@ -49,6 +51,12 @@ pub enum ReasonRef {
     Grant(u32),
     /// The caller is its account's root user.
     RootUser,
+    /// Statement `stmt` of organization policy `policy` (an SCP or RCP) of the world.
+    Org { policy: u32, stmt: u32 },
+    /// Statement `stmt` of the policy of the world's VPC endpoint number `endpoint`.
+    Endpoint { endpoint: u32, stmt: u32 },
+    /// Statement `stmt` of session policy number `policy` of the caller's session.
+    Session { policy: u32, stmt: u32 },
 }
 
 /// A decision in compact form: what the hot path returns.
@@ -97,9 +105,11 @@ impl Engine {
     /// Compiles a world.
     pub fn compile(world: World) -> Engine {
         let tables = compile::compile(&world);
+        let guards = guardrails::compile(&world);
         Engine {
             world,
             tables,
+            guards,
             loaded_at: SystemTime::now(),
         }
     }
@@ -179,6 +189,9 @@ impl Engine {
                 statement: None,
                 sid: None,
             },
+            ReasonRef::Org { .. } | ReasonRef::Endpoint { .. } | ReasonRef::Session { .. } => {
+                guardrails::reason(&self.world, r, request).expect("decided by it")
+            }
         }
     }
 
@@ -411,13 +424,35 @@ impl Engine {
             }
         }
 
-        // The identity side: root is not governed by identity policies.
+        // Session policies and the guardrail layers (docs/guardrails.md).
+        let sessions = guardrails::SessionPolicies::of(&self.guards, request);
+        if let Some(r) = sessions.deny(&eval) {
+            return one(Outcome::ExplicitDeny, r);
+        }
+        if self.guards.any {
+            let guard = guardrails::Guard {
+                t: &self.guards,
+                world: &self.world,
+                caller,
+                role_arn: view.principal.map(|p| p.arn.as_str()),
+            };
+            if let Some(r) = guard.deny(&eval) {
+                return one(Outcome::ExplicitDeny, r);
+            }
+            if guard.gate(&eval).is_some() {
+                return Verdict::deny(Outcome::ImplicitDeny);
+            }
+        }
+
+        // The identity side: root is not governed by identity policies. The permissions
+        // boundary and the session policies both limit it.
         let mut boundary_ok: Option<bool> = None;
         let mut boundary = || {
             *boundary_ok.get_or_insert_with(|| {
                 identity
                     .and_then(|id| id.boundary.as_ref())
                     .is_none_or(|b| eval.first(b, Effect::Allow).is_some())
+                    && sessions.allows(&eval, caller)
             })
         };
         let iam: Option<ReasonRef> = if caller.is_root() {

@@ -96,6 +96,8 @@ pub enum KeyRef {
     EncryptionAlgorithm,
     MessageType,
     GrantIsForAwsResource,
+    /// `aws:SourceVpc`: the VPC of the endpoint `aws:SourceVpce` names (docs/guardrails.md).
+    SourceVpc,
     /// `aws:PrincipalTag/<tag>` (tag lower-cased).
     PrincipalTag(Box<str>),
     /// `aws:ResourceTag/<tag>` (tag lower-cased).
@@ -139,6 +141,7 @@ impl KeyRef {
             "kms:encryptionalgorithm" => EncryptionAlgorithm,
             "kms:messagetype" => MessageType,
             "kms:grantisforawsresource" => GrantIsForAwsResource,
+            "aws:sourcevpc" => SourceVpc,
             _ => {
                 if let Some(t) = key.strip_prefix("aws:principaltag/") {
                     PrincipalTag(t.into())
@@ -346,6 +349,18 @@ impl<'a> View<'a> {
                 .contains(&action) =>
             {
                 Some(bool_str(self.given("kms:viaservice")))
+            }
+            SourceVpc => {
+                let (_, id) = self
+                    .request
+                    .context
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("aws:sourcevpce"))?;
+                let ContextValue::Single(id) = id else {
+                    return None;
+                };
+                self.world.vpc_endpoint(id)?.vpc_id.as_deref().and_then(one)
             }
             PrincipalTag(tag) if !service => {
                 let p = self.principal?;

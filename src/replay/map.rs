@@ -171,6 +171,7 @@ pub fn map_record(rec: &Record) -> Mapping {
         destination_encryption_context: Vec::new(),
         target_key: None,
         policy: None,
+        session_policies: None,
     };
     match action {
         RequestAction::ReEncrypt => {

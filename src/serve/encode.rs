@@ -94,6 +94,23 @@ fn write_reason(out: &mut Vec<u8>, reason: &Reason) {
             fields.push(("source", Field::Str("root-user")));
             fields.push(("account", Field::Str(account)));
         }
+        Source::Scp { policy_id } => {
+            fields.push(("source", Field::Str("scp")));
+            fields.push(("policy_id", Field::Str(policy_id)));
+        }
+        Source::Rcp { policy_id } => {
+            fields.push(("source", Field::Str("rcp")));
+            fields.push(("policy_id", Field::Str(policy_id)));
+        }
+        Source::VpcEndpointPolicy { endpoint } => {
+            fields.push(("source", Field::Str("vpc-endpoint-policy")));
+            fields.push(("endpoint", Field::Str(endpoint)));
+        }
+        Source::SessionPolicy { session, policy } => {
+            fields.push(("source", Field::Str("session-policy")));
+            fields.push(("session", Field::Str(session)));
+            fields.push(("policy", Field::Num(*policy)));
+        }
     }
     if let Some(sid) = sid {
         fields.push(("sid", Field::Str(sid)));

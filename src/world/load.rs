@@ -1,6 +1,8 @@
 //! Loading a world from JSON (SPEC B.1): one file, a directory of `*.json` files merged, or an
 //! inline value. Every error names the file, the object (key, principal, grant) and the field.
 
+mod guardrails;
+
 use super::*;
 use crate::json::type_name;
 use crate::policy::{parse_policy, ParseOptions, PolicyKind, Severity};
@@ -119,6 +121,8 @@ struct Builder {
     errors: Vec<Finding>,
     /// Where each key, principal, group and grant was defined, to name both places on a clash.
     defined_in: HashMap<String, String>,
+    /// Organization policies read so far, placed in their organization once all files are read.
+    pending_policies: Vec<guardrails::PendingPolicy>,
 }
 
 impl Builder {
@@ -128,6 +132,7 @@ impl Builder {
             options,
             errors: Vec::new(),
             defined_in: HashMap::new(),
+            pending_policies: Vec::new(),
         }
     }
 
@@ -148,6 +153,7 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<World, LoadError> {
+        self.finish_guardrails();
         for (i, g) in self.world.grants.iter().enumerate() {
             if !self.world.keys.iter().any(|k| k.arn == g.key) {
                 self.errors.push(Finding {
@@ -194,7 +200,15 @@ impl Builder {
             let Some(items) = v.as_array() else {
                 if matches!(
                     k.as_str(),
-                    "accounts" | "keys" | "principals" | "groups" | "grants"
+                    "accounts"
+                        | "keys"
+                        | "principals"
+                        | "groups"
+                        | "grants"
+                        | "organizations"
+                        | "organization_policies"
+                        | "vpc_endpoints"
+                        | "sessions"
                 ) {
                     self.error(place, format!("must be an array, found {}", type_name(v)));
                 } else {
@@ -217,6 +231,10 @@ impl Builder {
                     "principals" => self.principal(o, place),
                     "groups" => self.group(o, place),
                     "grants" => self.grant(o, place),
+                    "organizations" => self.organization(o, place),
+                    "organization_policies" => self.org_policy(o, place),
+                    "vpc_endpoints" => self.vpc_endpoint(o, place),
+                    "sessions" => self.session(o, place),
                     _ => {
                         self.warn(format!("{source}: {k}"), "unknown world field, ignored");
                         break;
@@ -493,6 +511,7 @@ impl Builder {
                 "KeyUsage" => &mut m.key_usage,
                 "Origin" => &mut m.origin,
                 "KeyState" => &mut m.key_state,
+                "KeyManager" => &mut m.key_manager,
                 "MultiRegion" => {
                     match v.as_bool() {
                         Some(b) => m.multi_region = b,

@@ -2,8 +2,10 @@
 //! their policies, aliases, tags and metadata; principals with identity policies, groups, tags and
 //! permissions boundaries; groups; grants; accounts with their organization.
 
+pub mod guardrails;
 mod load;
 
+pub use guardrails::{Chain, OrgPolicy, OrgPolicyKind, Organization, Session, VpcEndpoint};
 pub use load::{LoadError, GRANT_FIELDS};
 
 use crate::arn::{split_arn, Caller, CallerKind, PrincipalEntry};
@@ -30,6 +32,8 @@ pub struct KeyMetadata {
     pub multi_region_key_type: Option<String>,
     /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, …
     pub key_state: String,
+    /// `CUSTOMER` or `AWS` (an AWS managed key, which resource control policies do not govern).
+    pub key_manager: String,
 }
 
 impl Default for KeyMetadata {
@@ -41,6 +45,7 @@ impl Default for KeyMetadata {
             multi_region: false,
             multi_region_key_type: None,
             key_state: "Enabled".into(),
+            key_manager: "CUSTOMER".into(),
         }
     }
 }
@@ -154,6 +159,13 @@ pub struct World {
     pub principals: Vec<Principal>,
     pub groups: HashMap<String, Group>,
     pub grants: Vec<Grant>,
+    /// Organizations, with their service and resource control policies.
+    pub organizations: Vec<Organization>,
+    pub org_policies: Vec<OrgPolicy>,
+    /// KMS VPC endpoints and their policies.
+    pub vpc_endpoints: Vec<VpcEndpoint>,
+    /// Sessions started with session policies.
+    pub sessions: Vec<Session>,
     /// Warnings found while loading (inert statements, unknown fields, …).
     pub warnings: Vec<Finding>,
     key_by_arn: HashMap<String, usize>,
@@ -161,6 +173,9 @@ pub struct World {
     principal_by_arn: HashMap<String, usize>,
     role_by_name: HashMap<(String, String), usize>,
     grants_by_key: HashMap<String, Vec<usize>>,
+    chains: HashMap<String, Chain>,
+    endpoint_by_id: HashMap<String, usize>,
+    session_by_arn: HashMap<String, usize>,
 }
 
 impl World {
@@ -185,6 +200,34 @@ impl World {
         for (i, g) in self.grants.iter().enumerate() {
             self.grants_by_key.entry(g.key.clone()).or_default().push(i);
         }
+        self.chains = guardrails::chains(&self.accounts, &self.organizations, &self.org_policies);
+        for (i, e) in self.vpc_endpoints.iter().enumerate() {
+            self.endpoint_by_id.insert(e.id.clone(), i);
+        }
+        for (i, s) in self.sessions.iter().enumerate() {
+            self.session_by_arn.insert(s.arn.clone(), i);
+        }
+    }
+
+    /// The control policies governing `account`, when it is in an organization of the world.
+    pub fn chain(&self, account: &str) -> Option<&Chain> {
+        self.chains.get(account)
+    }
+
+    /// The VPC endpoint with this id.
+    pub fn vpc_endpoint(&self, id: &str) -> Option<&VpcEndpoint> {
+        self.endpoint_by_id.get(id).map(|&i| &self.vpc_endpoints[i])
+    }
+
+    /// The session entry for exactly this caller ARN.
+    pub fn session(&self, arn: &str) -> Option<&Session> {
+        self.session_by_arn.get(arn).map(|&i| &self.sessions[i])
+    }
+
+    /// Whether the world holds any guardrail layer at all (organization policies, endpoints or
+    /// sessions).
+    pub fn has_guardrails(&self) -> bool {
+        !self.org_policies.is_empty() || !self.vpc_endpoints.is_empty() || !self.sessions.is_empty()
     }
 
     /// The key with this ARN.

@@ -17,6 +17,8 @@ use crate::request::{ContextValue, Request};
 use crate::world::{has_pair, Grant, Key, Principal, World};
 use base64::Engine as _;
 
+mod guardrails;
+
 /// Decides `req` against `world`.
 pub fn evaluate(world: &World, req: &Request) -> Decision {
     explain(world, req).0
@@ -55,6 +57,7 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
             notes: &mut notes,
             grant_id: req.grant_id.as_deref(),
             policy_override: None,
+            session: req.session_policies.as_deref(),
         };
         results.push(eval.component());
     }
@@ -122,6 +125,7 @@ pub fn lockout(world: &World, req: &Request, comps: &[Component]) -> bool {
         notes: &mut notes,
         grant_id: None,
         policy_override: Some(policy),
+        session: req.session_policies.as_deref(),
     };
     eval.component().0 != Outcome::Allow
 }
@@ -154,6 +158,9 @@ fn missing_sentence(m: Missing, req: &Request) -> String {
         Missing::CrossAccountCallerSide => format!("cross-account: the key policy allows it, but no identity policy in the caller's account allows {what} on the key"),
         Missing::GrantConstraint => "a grant names the caller and operation, but its constraints (encryption context or source ARN) are not met".into(),
         Missing::RetireGrantRules => format!("{who} is not the grant's retiring principal, a grantee allowed to retire it, or its issuing account"),
+        Missing::ScpAllow => format!("scp: the service control policies of the caller's account do not allow {what} at every level of its organization path"),
+        Missing::VpcEndpointAllow => format!("vpc-endpoint-policy: the VPC endpoint's policy does not allow {who} to {what}"),
+        Missing::SessionPolicy => format!("session-policy: the session policies of {who} do not allow {what} (a federated-user session without session policies has no identity-side permissions)"),
     }
 }
 
@@ -168,6 +175,8 @@ struct Eval<'a> {
     grant_id: Option<&'a str>,
     /// A key policy to use instead of the key's own (the lockout safety check).
     policy_override: Option<&'a Policy>,
+    /// The request's own session policies, which win over a `sessions` entry of the world.
+    session: Option<&'a [Policy]>,
 }
 
 /// The identity side of a caller: the first identity-policy allow, and whether a permissions
@@ -175,6 +184,8 @@ struct Eval<'a> {
 struct IamSide {
     allow: Option<Reason>,
     boundary_blocked: bool,
+    /// The session policies took the allow away (or a federated-user session has none).
+    session_blocked: bool,
 }
 
 impl<'a> Eval<'a> {
@@ -196,8 +207,11 @@ impl<'a> Eval<'a> {
                 Some(Missing::NotCrossAccountAction),
             );
         }
-        if let Some(deny) = self.explicit_deny() {
+        if let Some(deny) = self.explicit_deny().or_else(|| self.guardrail_deny()) {
             return (Outcome::ExplicitDeny, vec![deny], None);
+        }
+        if let Some(missing) = self.guardrail_gate() {
+            return (Outcome::ImplicitDeny, Vec::new(), Some(missing));
         }
         let iam = self.iam_side();
         let Some(key) = key else {
@@ -208,6 +222,11 @@ impl<'a> Eval<'a> {
                     Outcome::ImplicitDeny,
                     Vec::new(),
                     Some(Missing::PermissionsBoundary),
+                ),
+                None if iam.session_blocked => (
+                    Outcome::ImplicitDeny,
+                    Vec::new(),
+                    Some(Missing::SessionPolicy),
                 ),
                 None => (
                     Outcome::ImplicitDeny,
@@ -240,7 +259,11 @@ impl<'a> Eval<'a> {
             }
             let missing = if grant_constraint_failed {
                 Missing::GrantConstraint
-            } else if role_cancelled || (delegated.is_some() && iam.boundary_blocked) {
+            } else if role_cancelled && !self.boundary_allows() {
+                Missing::PermissionsBoundary
+            } else if role_cancelled || (delegated.is_some() && iam.session_blocked) {
+                Missing::SessionPolicy
+            } else if delegated.is_some() && iam.boundary_blocked {
                 Missing::PermissionsBoundary
             } else if delegated.is_some() {
                 Missing::IdentityPolicyAllow
@@ -374,12 +397,14 @@ impl<'a> Eval<'a> {
             return IamSide {
                 allow: Some(r),
                 boundary_blocked: false,
+                session_blocked: false,
             };
         }
         let Some(principal) = self.world.principal_for(self.caller) else {
             return IamSide {
                 allow: None,
                 boundary_blocked: false,
+                session_blocked: false,
             };
         };
         let mut allow = None;
@@ -393,11 +418,20 @@ impl<'a> Eval<'a> {
             return IamSide {
                 allow: None,
                 boundary_blocked: true,
+                session_blocked: false,
+            };
+        }
+        if allow.is_some() && !self.session_allows() {
+            return IamSide {
+                allow: None,
+                boundary_blocked: false,
+                session_blocked: true,
             };
         }
         IamSide {
             allow,
             boundary_blocked: false,
+            session_blocked: false,
         }
     }
 
@@ -417,7 +451,8 @@ impl<'a> Eval<'a> {
             let mut level = PrincipalMatch::No;
             for m in principal_levels(st.principal.as_ref(), self.caller) {
                 let m = if m == PrincipalMatch::DirectRole {
-                    let ok = *boundary.get_or_insert_with(|| self.boundary_allows());
+                    let ok = *boundary
+                        .get_or_insert_with(|| self.boundary_allows() && self.session_allows());
                     if ok {
                         PrincipalMatch::Direct
                     } else {
