@@ -52,3 +52,21 @@ fn conformance_corpus_passes_through_both_evaluators() {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// The same, on worlds with an organization (SCPs, RCPs, FullAWSAccess detached somewhere),
+    /// a VPC endpoint and session policies.
+    #[test]
+    fn engine_equals_reference_with_guardrails(world in common::org_world(), requests in prop::collection::vec(common::org_request(), 1..8)) {
+        let w = World::from_value(&world, "generated").unwrap_or_else(|e| panic!("generated world loads: {e}\n{world:#}"));
+        let engine = Engine::compile(w);
+        for request in &requests {
+            let (req, _) = Request::from_value(request).expect("generated request parses");
+            let expected = reference::evaluate(engine.world(), &req);
+            let actual = engine.decide(&req);
+            prop_assert_eq!(&actual, &expected, "request {}\nworld {:#}", request, world);
+        }
+    }
+}

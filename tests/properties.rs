@@ -136,3 +136,50 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    /// Attaching another SCP or RCP anywhere never turns a decision into Allow.
+    #[test]
+    fn adding_an_scp_or_rcp_never_adds_an_allow(world in common::org_world(), request in common::org_request(), extra in common::statement(true), at in 0usize..5, rcp in any::<bool>()) {
+        let before = decide(&world, &request);
+        let mut extra = extra;
+        let o = extra.as_object_mut().unwrap();
+        if rcp {
+            o.insert("Effect".into(), json!("Deny"));
+            if let Some(np) = o.remove("NotPrincipal") {
+                o.insert("Principal".into(), np);
+            }
+        } else {
+            o.remove("Principal");
+            o.remove("NotPrincipal");
+        }
+        let levels = common::org_levels(3);
+        let mut w = world.clone();
+        w["organization_policies"].as_array_mut().unwrap().push(json!({
+            "Id": "p-extra",
+            "Type": if rcp { "RESOURCE_CONTROL_POLICY" } else { "SERVICE_CONTROL_POLICY" },
+            "Content": {"Version": "2012-10-17", "Statement": [extra]},
+            "Targets": [levels[at % 2]],
+        }));
+        if decide(&w, &request).outcome == Outcome::Allow {
+            prop_assert_eq!(before.outcome, Outcome::Allow);
+        }
+    }
+
+    /// Detaching FullAWSAccess from any level never turns a decision into Allow.
+    #[test]
+    fn detaching_full_aws_access_never_adds_an_allow(world in common::org_world(), request in common::org_request(), level in 0usize..6) {
+        let before = decide(&world, &request);
+        let mut w = world.clone();
+        let targets = w["organization_policies"][0]["Targets"].as_array_mut().unwrap();
+        if !targets.is_empty() {
+            let i = level % targets.len();
+            targets.remove(i);
+        }
+        if decide(&w, &request).outcome == Outcome::Allow {
+            prop_assert_eq!(before.outcome, Outcome::Allow);
+        }
+    }
+}

@@ -431,6 +431,10 @@ fn count_list(engine: &Engine) -> Vec<(&'static str, usize)> {
         ("principals", w.principals.len()),
         ("groups", w.groups.len()),
         ("grants", w.grants.len()),
+        ("organizations", w.organizations.len()),
+        ("organization_policies", w.org_policies.len()),
+        ("vpc_endpoints", w.vpc_endpoints.len()),
+        ("sessions", w.sessions.len()),
     ]
 }
 

@@ -459,3 +459,119 @@ pub fn request() -> impl Strategy<Value = Value> {
             r
         })
 }
+
+/// The level ids of account A's organization path at `depth` OUs (root first), then A.
+pub fn org_levels(depth: usize) -> Vec<String> {
+    let mut v = vec!["r-1".to_string()];
+    for i in 1..=depth {
+        v.push(format!("ou-1-{i}"));
+    }
+    v.push(A.to_string());
+    v
+}
+
+/// An organization world: [`world`] with account A (and sometimes B) in an organization of 1–3
+/// OU levels, FullAWSAccess attached at every level but maybe one, random SCPs and RCPs at random
+/// levels, a VPC endpoint with a random policy, a session with session policies, and sometimes
+/// an AWS managed key.
+pub fn org_world() -> impl Strategy<Value = Value> {
+    (
+        world(),
+        1usize..4,
+        prop::option::of(0usize..5),
+        prop::collection::vec((policy(false, 3), 0usize..5), 0..4),
+        prop::collection::vec((statement(true), 0usize..5), 0..3),
+        prop::option::of(policy(true, 3)),
+        prop::option::of(prop::collection::vec(policy(false, 2), 1..3)),
+        (select(vec!["none", "other", "A"]), any::<bool>(), any::<bool>()),
+    )
+        .prop_map(
+            |(mut w, depth, detach, scps, rcps, endpoint, session, (mgmt, b_in, aws_key))| {
+                let levels = org_levels(depth);
+                let path = format!("o-abc/{}/", levels[..levels.len() - 1].join("/"));
+                let mut accounts = vec![json!({"id": A, "org_id": "o-abc", "org_paths": [path]})];
+                let mut all_levels = levels.clone();
+                if b_in {
+                    accounts.push(json!({"id": B, "org_id": "o-abc", "org_paths": ["o-abc/r-1/ou-b/"]}));
+                    all_levels.push("ou-b".into());
+                    all_levels.push(B.into());
+                } else {
+                    accounts.push(json!({"id": B}));
+                }
+                w["accounts"] = json!(accounts);
+                let management = match mgmt {
+                    "A" => json!(A),
+                    "other" => json!("999999999999"),
+                    _ => Value::Null,
+                };
+                let mut org = json!({"id": "o-abc", "root": "r-1"});
+                if !management.is_null() {
+                    org["management_account"] = management;
+                }
+                w["organizations"] = json!([org]);
+                let pick = |i: usize| all_levels[i % all_levels.len()].clone();
+                let full_targets: Vec<String> = all_levels
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| Some(*i) != detach)
+                    .map(|(_, l)| l.clone())
+                    .collect();
+                let mut policies = vec![json!({"Id": "p-FullAWSAccess", "Name": "FullAWSAccess", "Type": "SERVICE_CONTROL_POLICY",
+                    "Content": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                    "Targets": full_targets})];
+                for (i, (p, at)) in scps.into_iter().enumerate() {
+                    policies.push(json!({"Id": format!("p-scp{i}"), "Type": "SERVICE_CONTROL_POLICY", "Content": p, "Targets": [pick(at)]}));
+                }
+                for (i, (mut st, at)) in rcps.into_iter().enumerate() {
+                    st["Effect"] = json!("Deny");
+                    if let Some(np) = st.as_object_mut().unwrap().remove("NotPrincipal") {
+                        st["Principal"] = np;
+                    }
+                    policies.push(json!({"Id": format!("p-rcp{i}"), "Type": "RESOURCE_CONTROL_POLICY",
+                        "Content": {"Version": "2012-10-17", "Statement": [st]}, "Targets": [pick(at)]}));
+                }
+                w["organization_policies"] = json!(policies);
+                let mut e = json!({"VpcEndpointId": "vpce-1", "VpcId": "vpc-1", "ServiceName": "com.amazonaws.us-west-2.kms"});
+                if let Some(p) = endpoint {
+                    e["PolicyDocument"] = p;
+                }
+                w["vpc_endpoints"] = json!([e]);
+                if let Some(list) = session {
+                    w["sessions"] = json!([{"arn": format!("arn:aws:sts::{A}:assumed-role/Ops/s1"), "policies": list}]);
+                }
+                if aws_key {
+                    w["keys"][1]["metadata"]["KeyManager"] = json!("AWS");
+                }
+                w
+            },
+        )
+}
+
+/// A request for [`org_world`]: [`request`], sometimes from a federated user or a service-linked
+/// role session, through the known or an unknown endpoint, with session policies.
+pub fn org_request() -> impl Strategy<Value = Value> {
+    (
+        request(),
+        select(vec![
+            "",
+            "",
+            "",
+            "arn:aws:sts::111122223333:federated-user/fed",
+            "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForSupport/x",
+        ]),
+        select(vec!["", "", "vpce-1", "vpce-2"]),
+        prop::option::of(prop::collection::vec(policy(false, 2), 1..3)),
+    )
+        .prop_map(|(mut r, principal, vpce, session)| {
+            if !principal.is_empty() {
+                r["principal"] = json!(principal);
+            }
+            if !vpce.is_empty() {
+                r["context"]["aws:SourceVpce"] = json!(vpce);
+            }
+            if let Some(s) = session {
+                r["session_policies"] = json!(s);
+            }
+            r
+        })
+}
