@@ -86,90 +86,139 @@ impl Glob {
             .collect()
     }
 
-    /// [`Glob::matches`] for an ASCII pattern and ASCII text, byte by byte.
-    fn matches_ascii(&self, text: &[u8], ignore_case: bool) -> bool {
-        let toks = &self.tokens;
-        let eq = |p: char, t: u8| {
-            let p = p as u8;
-            p == t || (ignore_case && p.eq_ignore_ascii_case(&t))
-        };
-        let (mut p, mut t) = (0usize, 0usize);
-        let mut backtrack: Option<(usize, usize)> = None;
-        while t < text.len() {
-            match toks.get(p) {
-                Some(Token::Star) => {
-                    p += 1;
-                    backtrack = Some((p, t));
-                    continue;
-                }
-                Some(Token::One) => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                Some(Token::Lit(l)) if eq(*l, text[t]) => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            match backtrack {
-                Some((bp, bt)) => {
-                    p = bp;
-                    t = bt + 1;
-                    backtrack = Some((bp, t));
-                }
-                None => return false,
-            }
-        }
-        toks[p..].iter().all(|t| *t == Token::Star)
-    }
-
-    /// Matches the whole of `text`, case-sensitively or not. Runs without allocating: a star
-    /// remembers where it started and retries one character further on a mismatch.
+    /// Matches the whole of `text`, case-sensitively or not, in time linear in the text: the
+    /// literal segments between stars are found left to right, each at its leftmost place, and
+    /// never revisited (a `?` matches one character within its segment). ASCII text is matched
+    /// byte by byte without allocating.
     pub fn matches(&self, text: &str, ignore_case: bool) -> bool {
         if self.ascii && text.is_ascii() {
-            return self.matches_ascii(text.as_bytes(), ignore_case);
+            let eq = |p: char, t: u8| {
+                let p = p as u8;
+                p == t || (ignore_case && p.eq_ignore_ascii_case(&t))
+            };
+            let fold = |u: u8| {
+                u32::from(if ignore_case {
+                    u.to_ascii_lowercase()
+                } else {
+                    u
+                })
+            };
+            let m = Matcher {
+                eq: &eq,
+                fold: &fold,
+                ignore_case,
+            };
+            return match_segments(&self.tokens, text.as_bytes(), &m);
         }
-        let eq =
-            |p: char, t: char| p == t || (ignore_case && p.to_lowercase().eq(t.to_lowercase()));
-        let toks = &self.tokens;
-        let (mut p, mut t) = (0usize, 0usize);
-        // Token index after the most recent star, and the byte offset in `text` it resumes from.
-        let mut backtrack: Option<(usize, usize)> = None;
-        while t < text.len() {
-            let c = text[t..].chars().next().expect("t is a char boundary");
-            match toks.get(p) {
-                Some(Token::Star) => {
-                    p += 1;
-                    backtrack = Some((p, t));
-                    continue;
-                }
-                Some(Token::One) => {
-                    p += 1;
-                    t += c.len_utf8();
-                    continue;
-                }
-                Some(Token::Lit(l)) if eq(*l, c) => {
-                    p += 1;
-                    t += c.len_utf8();
-                    continue;
-                }
-                _ => {}
-            }
-            match backtrack {
-                Some((bp, bt)) => {
-                    let skipped = text[bt..].chars().next().expect("bt < len").len_utf8();
-                    p = bp;
-                    t = bt + skipped;
-                    backtrack = Some((bp, t));
-                }
-                None => return false,
-            }
-        }
-        toks[p..].iter().all(|t| *t == Token::Star)
+        let chars: Vec<char> = text.chars().collect();
+        let eq = |p: char, t: char| p == t || (ignore_case && fold_char(p) == fold_char(t));
+        let fold = |c: char| u32::from(if ignore_case { fold_char(c) } else { c });
+        let m = Matcher {
+            eq: &eq,
+            fold: &fold,
+            ignore_case,
+        };
+        match_segments(&self.tokens, &chars, &m)
     }
+}
+
+/// A character's case-insensitive representative: its lowercase form when that is one character
+/// (two characters compare equal ignoring case exactly when their lowercase forms are equal).
+fn fold_char(c: char) -> char {
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    }
+}
+
+/// How text units compare with pattern characters.
+struct Matcher<'a, U> {
+    /// Whether a pattern character equals a text unit.
+    eq: &'a dyn Fn(char, U) -> bool,
+    /// A text unit's key: its code, lowercased when case is ignored.
+    fold: &'a dyn Fn(U) -> u32,
+    ignore_case: bool,
+}
+
+/// Whether `seg` (no stars) matches `text` at `at`.
+fn seg_at<U: Copy>(seg: &[Token], text: &[U], at: usize, eq: &dyn Fn(char, U) -> bool) -> bool {
+    text.len() >= at + seg.len()
+        && seg.iter().zip(&text[at..]).all(|(p, &t)| match p {
+            Token::Lit(c) => eq(*c, t),
+            _ => true,
+        })
+}
+
+/// Segments longer than this are searched with bit-parallel matching rather than position by
+/// position, so a search costs O(text × ⌈segment / 64⌉) rather than O(text × segment).
+const SHORT_SEGMENT: usize = 8;
+
+/// The leftmost place at or after `from` where `seg` (no stars) matches in `text`.
+fn find_seg<U: Copy>(seg: &[Token], text: &[U], from: usize, m: &Matcher<'_, U>) -> Option<usize> {
+    let (eq, fold, ignore_case) = (m.eq, m.fold, m.ignore_case);
+    if text.len() < from + seg.len() {
+        return None;
+    }
+    if seg.len() <= SHORT_SEGMENT {
+        return (from..=text.len() - seg.len()).find(|&at| seg_at(seg, text, at, eq));
+    }
+    // Shift-And: bit i of `state` says the first i+1 tokens match ending at the current unit.
+    let words = seg.len().div_ceil(64);
+    let mut any = vec![0u64; words];
+    let mut by_unit: hashbrown::HashMap<u32, Vec<u64>> = hashbrown::HashMap::new();
+    for (i, t) in seg.iter().enumerate() {
+        let (w, b) = (i / 64, 1u64 << (i % 64));
+        match t {
+            Token::Lit(c) => {
+                let key = u32::from(if ignore_case { fold_char(*c) } else { *c });
+                by_unit.entry(key).or_insert_with(|| vec![0u64; words])[w] |= b;
+            }
+            _ => any[w] |= b,
+        }
+    }
+    let last = seg.len() - 1;
+    let mut state = vec![0u64; words];
+    for (j, &u) in text.iter().enumerate().skip(from) {
+        let lits = by_unit.get(&fold(u));
+        let mut carry = 1u64;
+        for w in 0..words {
+            let next_carry = state[w] >> 63;
+            let mask = any[w] | lits.map_or(0, |m| m[w]);
+            state[w] = ((state[w] << 1) | carry) & mask;
+            carry = next_carry;
+        }
+        if state[last / 64] & (1u64 << (last % 64)) != 0 {
+            return Some(j + 1 - seg.len());
+        }
+    }
+    None
+}
+
+/// Matches `text` against `toks`: the first segment anchored at the start, the last at the end,
+/// and each one between found at its leftmost place after the one before.
+fn match_segments<U: Copy>(toks: &[Token], text: &[U], m: &Matcher<'_, U>) -> bool {
+    let eq = m.eq;
+    let mut segs = toks.split(|t| *t == Token::Star);
+    let first = segs.next().unwrap_or(&[]);
+    let Some(last) = segs.next_back() else {
+        return first.len() == text.len() && seg_at(first, text, 0, eq);
+    };
+    if text.len() < first.len() + last.len()
+        || !seg_at(first, text, 0, eq)
+        || !seg_at(last, text, text.len() - last.len(), eq)
+    {
+        return false;
+    }
+    let middle = &text[..text.len() - last.len()];
+    let mut at = first.len();
+    for seg in segs {
+        match find_seg(seg, middle, at, m) {
+            Some(found) => at = found + seg.len(),
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Matches an ARN pattern against an ARN part by part (Part A §2.3): the pattern is split on its
@@ -344,5 +393,79 @@ mod tests {
         g.push_pattern("b");
         assert!(g.matches("a*b", false));
         assert!(!g.matches("axb", false));
+    }
+}
+
+#[cfg(test)]
+mod differential {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The textbook matcher: dynamic programming over (pattern, text) positions.
+    fn naive(pattern: &[Token], text: &str, ignore_case: bool) -> bool {
+        let t: Vec<char> = text.chars().collect();
+        let eq =
+            |p: char, c: char| p == c || (ignore_case && p.to_lowercase().eq(c.to_lowercase()));
+        // ok[j]: the pattern so far matches t[..j].
+        let mut ok = vec![false; t.len() + 1];
+        ok[0] = true;
+        for tok in pattern {
+            let mut next = vec![false; t.len() + 1];
+            for j in 0..=t.len() {
+                next[j] = match tok {
+                    Token::Star => ok[j] || (j > 0 && next[j - 1]),
+                    Token::One => j > 0 && ok[j - 1],
+                    Token::Lit(c) => j > 0 && ok[j - 1] && eq(*c, t[j - 1]),
+                };
+            }
+            ok = next;
+        }
+        ok[t.len()]
+    }
+
+    fn text_strategy() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop::sample::select(vec!['a', 'b', 'A', 'é', 'É', 'K', 'k']),
+            0..40,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    fn pattern_strategy() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop::sample::select(vec![
+                "a",
+                "b",
+                "A",
+                "é",
+                "*",
+                "?",
+                "aaaaaaaaab",
+                "a?a?a?a?a?b",
+            ]),
+            0..8,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn agrees_with_naive(p in pattern_strategy(), t in text_strategy(), ic in any::<bool>()) {
+            let g = Glob::new(&p);
+            prop_assert_eq!(g.matches(&t, ic), naive(g.tokens(), &t, ic), "{:?} vs {:?}", p, t);
+        }
+    }
+
+    #[test]
+    fn long_segments_and_long_texts() {
+        let text = "a".repeat(200_000) + "b";
+        let seg = "a".repeat(100) + "b";
+        assert!(Glob::new(&format!("*{seg}*")).matches(&text, false));
+        assert!(!Glob::new(&format!("*{seg}c*")).matches(&text, false));
+        assert!(Glob::new(&format!("*{}*", "a*".repeat(500))).matches(&text, true));
+        let q = "a?".repeat(70) + "b";
+        assert!(Glob::new(&format!("*{q}")).matches(&text, false));
+        assert!(!Glob::new(&format!("*{q}*{q}")).matches(&text, false));
     }
 }
