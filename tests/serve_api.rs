@@ -254,10 +254,7 @@ fn malformed_input_gets_400_naming_the_field() {
     );
 
     let batch = server.url("/v1/authorize/batch");
-    let good = request("kms:Decrypt");
-    let bad_item = json!({"requests": [good, {"principal": "arn:aws:iam::111122223333:root", "action": "kms:Decrypt", "resource": 7}]});
     let batch_cases: Vec<(String, &str)> = vec![
-        (bad_item.to_string(), "requests[1].resource"),
         (json!({"requests": {}}).to_string(), "requests"),
         (json!({"reqs": []}).to_string(), "requests"),
         ("{".to_owned(), "(body)"),
@@ -544,14 +541,29 @@ fn batches_decided_on_all_cores_answer_the_same_in_order() {
         .collect();
     let batch = server.post("/v1/authorize/batch", &json!({ "requests": requests }));
     assert_eq!(batch.status, 200, "{}", batch.body);
-    assert_eq!(batch.json()["decisions"], Value::Array(expected));
-    // The first malformed request is named, wherever rayon met one.
+    assert_eq!(batch.json()["decisions"], Value::Array(expected.clone()));
+    // Malformed requests get an error in their place, named by their position in the batch
+    // whichever chunk they fell in; every other request is decided.
     let mut bad = requests.clone();
     bad[70]["action"] = json!(1);
     bad[140]["resource"] = json!(2);
     let a = server.post("/v1/authorize/batch", &json!({ "requests": bad }));
-    assert_eq!(a.status, 400, "{}", a.body);
-    assert_eq!(a.json()["field"], "requests[70].action");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let decisions = a.json()["decisions"].as_array().unwrap().clone();
+    assert_eq!(decisions.len(), 150);
+    assert_eq!(decisions[70]["field"], "requests[70].action");
+    assert_eq!(decisions[140]["field"], "requests[140].resource");
+    for (i, d) in decisions.iter().enumerate() {
+        if i == 70 || i == 140 {
+            assert_eq!(d["decision"], "ImplicitDeny");
+            assert!(d["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("requests[{i}].")));
+        } else {
+            assert_eq!(*d, expected[i], "request {i}");
+        }
+    }
 }
 
 #[test]
@@ -641,4 +653,235 @@ fn a_world_behind_swapped_symlinks_is_followed() {
     update("..v2", "..v3", "kms:Sign");
     assert!(allowed("kms:Sign"), "{}", server.log());
     assert_eq!(server.decide(&request("kms:Encrypt")), "ImplicitDeny");
+}
+
+#[test]
+fn a_bad_item_in_a_batch_gets_an_error_in_place_and_the_others_are_decided() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch"]);
+    let bad = json!({"principal": "arn:aws:iam::111122223333:root", "action": "kms:Decrypt", "resource": 7});
+    let a = server.post(
+        "/v1/authorize/batch",
+        &json!({"requests": [request("kms:Decrypt"), bad, request("kms:Encrypt")]}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let d = a.json()["decisions"].clone();
+    assert_eq!(d.as_array().unwrap().len(), 3, "{d}");
+    assert_eq!(d[0]["decision"], "Allow");
+    assert_eq!(d[1]["decision"], "ImplicitDeny");
+    assert_eq!(d[1]["field"], "requests[1].resource");
+    assert!(
+        d[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("requests[1].resource"),
+        "{d}"
+    );
+    assert_eq!(d[1]["reasons"], json!([]));
+    assert_eq!(d[2]["decision"], "ImplicitDeny");
+    assert!(d[2].get("error").is_none(), "{d}");
+    assert!(server
+        .get("/metrics")
+        .body
+        .contains("keyward_errors_total{kind=\"bad_request\"} 1\n"));
+}
+
+#[test]
+fn a_broken_world_file_makes_the_server_unready_and_health_says_why() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--watch-debounce-ms", "50"]);
+    let health = server.get("/health").json();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["ready"], true);
+    assert_eq!(health["last_reload_error"], Value::Null);
+    assert!(health["world_hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert_eq!(server.get("/ready").status, 200);
+
+    replace_file(&path, "{\"keys\": [");
+    assert!(
+        wait_until(Duration::from_secs(20), || server.get("/ready").status
+            == 503),
+        "{}",
+        server.log()
+    );
+    let health = server.get("/health");
+    assert_eq!(
+        health.status, 200,
+        "liveness holds while the old world serves"
+    );
+    let health = health.json();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["ready"], false);
+    assert_eq!(health["world_version"], 1);
+    let error = &health["last_reload_error"];
+    assert_eq!(error["trigger"], "watch", "{health}");
+    assert_eq!(error["outcome"], "rejected");
+    assert_eq!(error["source"], path.display().to_string());
+    assert!(
+        error["error"].as_str().unwrap().contains("invalid JSON"),
+        "{health}"
+    );
+    assert!(error["time"].as_str().unwrap().ends_with('Z'));
+    let ready = server.get("/ready").json();
+    assert!(
+        ready["reason"].as_str().unwrap().contains("failed"),
+        "{ready}"
+    );
+    let world = server.get("/v1/world").json();
+    assert_eq!(world["last_reload_error"], *error);
+    assert_eq!(world["ready"], false);
+    // The old world keeps deciding.
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+
+    // A good world makes it ready again; the error stays on record.
+    replace_file(&path, &world_allowing("kms:Encrypt").to_string());
+    assert!(
+        wait_until(Duration::from_secs(20), || server.get("/ready").status
+            == 200),
+        "{}",
+        server.log()
+    );
+    let health = server.get("/health").json();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["world_version"], 2);
+    assert_eq!(health["last_reload"]["outcome"], "applied");
+    assert_eq!(health["last_reload_error"]["outcome"], "rejected");
+}
+
+#[test]
+fn a_grace_keeps_the_server_ready_through_a_failed_reload() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch", "--ready-grace-secs", "3600"]);
+    replace_file(&path, "{");
+    server.signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(20), || server.get("/health").json()
+            ["last_reload_error"]
+            .is_object()),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.get("/ready").status, 200);
+}
+
+#[test]
+fn a_put_world_pins_until_the_file_changes_content() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--watch-debounce-ms", "50"]);
+    let put = call(
+        "PUT",
+        &server.url("/v1/world"),
+        &world_allowing("kms:Encrypt").to_string(),
+        None,
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.json()["outcome"], "applied");
+    let world = server.get("/v1/world").json();
+    assert_eq!(world["pinned"], true, "{world}");
+    assert_eq!(world["source"], "PUT /v1/world");
+    assert_eq!(world["version"], 2);
+
+    // The file rewritten with the same content: the PUT world stays.
+    let same = std::fs::read_to_string(&path).unwrap();
+    replace_file(&path, &same);
+    assert!(
+        wait_until(Duration::from_secs(20), || server.get("/v1/world").json()
+            ["last_reload"]["outcome"]
+            == "pinned"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.version(), 2);
+    assert_eq!(server.decide(&request("kms:Encrypt")), "Allow");
+
+    // New content in the file wins and unpins.
+    replace_file(&path, &world_allowing("kms:Sign").to_string());
+    assert!(
+        wait_until(Duration::from_secs(20), || server.version() == 3),
+        "{}",
+        server.log()
+    );
+    let world = server.get("/v1/world").json();
+    assert_eq!(world["pinned"], false, "{world}");
+    assert_eq!(world["source"], path.display().to_string());
+    assert_eq!(server.decide(&request("kms:Sign")), "Allow");
+    assert_eq!(server.decide(&request("kms:Encrypt")), "ImplicitDeny");
+}
+
+#[test]
+fn identical_content_keeps_the_version() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch"]);
+    let hash = server.get("/v1/world").json()["hash"].clone();
+    server.signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(20), || server.get("/v1/world").json()
+            ["last_reload"]["outcome"]
+            == "unchanged"),
+        "{}",
+        server.log()
+    );
+    let world = server.get("/v1/world").json();
+    assert_eq!(
+        (world["version"].clone(), world["hash"].clone()),
+        (json!(1), hash.clone())
+    );
+    // The same bytes by PUT change nothing either.
+    let same = std::fs::read_to_string(&path).unwrap();
+    let put = call("PUT", &server.url("/v1/world"), &same, None).json();
+    assert_eq!(put["outcome"], "unchanged", "{put}");
+    assert_eq!(put["version"], 1);
+    assert_eq!(put["hash"], hash);
+    // Answers of one shape: warnings are a list and milliseconds are rounded.
+    assert!(
+        put["warnings"].is_array() && world["warnings"].is_array(),
+        "{world}"
+    );
+    let ms = world["compile_ms"].as_f64().unwrap();
+    assert_eq!((ms * 100.0).round() / 100.0, ms, "{world}");
+}
+
+#[test]
+fn a_file_vanishing_from_a_watched_directory_keeps_the_old_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = world_allowing("kms:Decrypt");
+    std::fs::write(
+        dir.path().join("keys.json"),
+        json!({"keys": world["keys"]}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("principals.json"),
+        json!({"principals": world["principals"]}).to_string(),
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), &["--watch-debounce-ms", "50"]);
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    // A deploy deletes, then (later) writes: in between the smaller world must not serve.
+    std::fs::remove_file(dir.path().join("principals.json")).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || server.get("/ready").status
+            == 503),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.version(), 1);
+    let error = server.get("/health").json()["last_reload_error"]["error"].clone();
+    assert!(error.as_str().unwrap().contains("vanished"), "{error}");
+    std::fs::write(
+        dir.path().join("principals.json"),
+        json!({"principals": world["principals"]}).to_string(),
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || server.get("/ready").status
+            == 200),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.version(), 1, "the same content again");
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
 }

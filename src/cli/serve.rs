@@ -53,6 +53,10 @@ pub struct Args {
     /// Seconds to wait for in-flight requests on shutdown (SIGTERM, Ctrl-C).
     #[arg(long, default_value_t = 10)]
     shutdown_grace_secs: u64,
+    /// Seconds `/ready` keeps answering 200 while reloads from the world path fail (the old
+    /// world keeps serving either way); 0 makes the server unready at the first failure.
+    #[arg(long, default_value_t = 0)]
+    ready_grace_secs: u64,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C; exits 0 after a clean shutdown, 2 when it cannot
@@ -93,6 +97,7 @@ pub fn run(args: Args) -> u8 {
         watch: !args.no_watch,
         watch_debounce: Duration::from_millis(args.watch_debounce_ms),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        ready_grace: Duration::from_secs(args.ready_grace_secs),
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("keyward-serve");

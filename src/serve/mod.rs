@@ -17,16 +17,18 @@ pub mod encode;
 pub mod metrics;
 pub mod reload;
 pub mod routes;
+pub mod status;
 
 use crate::engine::live::LiveEngine;
 use crate::engine::Engine;
 use auth::AdminToken;
 use decision_log::{DecisionLog, LogWriter};
 use metrics::Metrics;
+use status::{Status, WorldOrigin};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// How the server is run; the command line fills it in.
@@ -56,6 +58,8 @@ pub struct Config {
     pub watch_debounce: Duration,
     /// How long shutdown waits for in-flight requests before giving up on them.
     pub shutdown_grace: Duration,
+    /// How long `/ready` stays 200 while reloads from the world path fail.
+    pub ready_grace: Duration,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -70,19 +74,6 @@ impl fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
-/// Where the serving world came from, for `GET /v1/world`.
-#[derive(Clone, Debug)]
-pub struct WorldOrigin {
-    /// The version this describes.
-    pub version: u64,
-    /// `file` (start, SIGHUP, watch) or `put`.
-    pub source: String,
-    /// What caused the load: `start`, `put`, `sighup` or `watch`.
-    pub trigger: &'static str,
-    /// Time to read, parse and compile the world, in milliseconds.
-    pub compile_ms: f64,
-}
-
 /// Everything the handlers share.
 pub struct Shared {
     /// The engine serving now.
@@ -92,8 +83,10 @@ pub struct Shared {
     pub admin_token: Option<AdminToken>,
     /// The world path reloads read.
     pub world_path: PathBuf,
-    /// Where the serving world came from; updated right after each swap.
-    pub origin: Mutex<WorldOrigin>,
+    /// Where the serving world came from and how reloads went; updated right after each swap.
+    pub status: Mutex<Status>,
+    /// How long a failing reload from the world path leaves the server ready.
+    pub ready_grace: Duration,
     /// Held for the whole of a reload, so reloads apply one at a time and in order.
     pub reload_lock: tokio::sync::Mutex<()>,
     pub max_body_bytes: usize,
@@ -105,19 +98,30 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// State for a server whose first world is `engine`, loaded from `world_path`.
-    pub fn new(engine: Engine, world_path: PathBuf, compile_ms: f64) -> Shared {
+    /// State for a server whose first world is `engine`, loaded from `world_path` whose
+    /// content had the fingerprint `found`.
+    pub fn new(
+        engine: Engine,
+        world_path: PathBuf,
+        compile_ms: f64,
+        found: status::Fingerprint,
+    ) -> Shared {
         Shared {
             live: LiveEngine::new(engine),
             metrics: Arc::new(Metrics::default()),
             decision_log: None,
             admin_token: None,
-            origin: Mutex::new(WorldOrigin {
-                version: 1,
-                source: world_path.display().to_string(),
-                trigger: "start",
-                compile_ms,
-            }),
+            status: Mutex::new(Status::new(
+                WorldOrigin {
+                    version: 1,
+                    source: world_path.display().to_string(),
+                    trigger: "start",
+                    compile_ms: status::round_ms(compile_ms),
+                    hash: found.hash,
+                },
+                found.files,
+            )),
+            ready_grace: Duration::ZERO,
             world_path,
             reload_lock: tokio::sync::Mutex::new(()),
             max_body_bytes: 1 << 20,
@@ -125,6 +129,11 @@ impl Shared {
             parallel_batch_min: 0,
             reload_niceness: reload::DEFAULT_RELOAD_NICENESS,
         }
+    }
+
+    /// The reload state (a panic elsewhere while holding it leaves it readable).
+    pub fn status(&self) -> MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -137,20 +146,26 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .map_err(|e| ServeError(format!("cannot listen for SIGHUP: {e}")))?;
     let started = std::time::Instant::now();
     let world_path = config.world.clone();
-    let engine = tokio::task::spawn_blocking(move || reload::load_file(&world_path))
-        .await
-        .map_err(|e| ServeError(format!("loading the world failed: {e}")))?
-        .map_err(|e| {
-            ServeError(format!(
-                "cannot load world {}:\n{e}",
-                config.world.display()
-            ))
-        })?;
+    let (engine, found) = tokio::task::spawn_blocking(move || {
+        // Hashed before loading: a change in between is seen as a change by the next reload.
+        let found = status::fingerprint(&world_path);
+        reload::load_file(&world_path).map(|e| (e, found))
+    })
+    .await
+    .map_err(|e| ServeError(format!("loading the world failed: {e}")))?
+    .map_err(|e| {
+        ServeError(format!(
+            "cannot load world {}:\n{e}",
+            config.world.display()
+        ))
+    })?;
     let mut shared = Shared::new(
         engine,
         config.world.clone(),
         started.elapsed().as_secs_f64() * 1e3,
+        found,
     );
+    shared.ready_grace = config.ready_grace;
     shared.admin_token = config.admin_token;
     shared.max_body_bytes = config.max_body_bytes;
     shared.max_world_bytes = config.max_world_bytes;

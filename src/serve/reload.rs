@@ -7,7 +7,8 @@
 //! time, in the order they were asked for.
 
 use super::metrics::Trigger;
-use super::{Shared, WorldOrigin};
+use super::status::{self, ReloadRecord, WorldOrigin};
+use super::Shared;
 use crate::engine::Engine;
 use crate::policy::{Finding, Severity};
 use crate::world::{LoadError, World};
@@ -15,7 +16,7 @@ use axum::body::Bytes;
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -27,15 +28,19 @@ pub enum Source {
     Body(Bytes),
 }
 
-/// A world that was swapped in.
+/// The outcome of a reload that did not fail.
 #[derive(Clone, Debug)]
 pub struct Reloaded {
-    /// Its version.
+    /// The version serving after it.
     pub version: u64,
-    /// Time to parse and compile it, in milliseconds.
+    /// Time to read, parse and compile it, in milliseconds (rounded).
     pub compile_ms: f64,
     /// Warnings found while loading it.
     pub warnings: Vec<String>,
+    /// The content hash of the serving world.
+    pub hash: String,
+    /// `applied`, `unchanged` or `pinned` (see [`ReloadRecord::outcome`]).
+    pub outcome: &'static str,
 }
 
 /// Why a reload was rejected.
@@ -45,6 +50,16 @@ pub enum ReloadError {
     Invalid(LoadError),
     /// Loading failed inside keyward.
     Internal(String),
+}
+
+impl ReloadError {
+    /// The errors as one text.
+    pub fn text(&self) -> String {
+        match self {
+            ReloadError::Invalid(e) => e.to_string(),
+            ReloadError::Internal(m) => m.clone(),
+        }
+    }
 }
 
 /// How much lower than the request threads a reload runs by default (a Linux nice increment):
@@ -101,8 +116,94 @@ fn load_body(body: &[u8]) -> Result<Engine, LoadError> {
     World::from_json(text, "request body").map(Engine::compile)
 }
 
+/// What a reload found before swapping anything in.
+enum Prepared {
+    /// Nothing to swap: `unchanged` (same content hash) or `pinned` (a PUT pins the world and
+    /// the file is as it was then).
+    Skip(&'static str),
+    /// A new engine to swap in, with its content hash, the directory's files (for a world
+    /// path) and the world path's fingerprint when a PUT is about to pin it.
+    Load {
+        engine: Box<Engine>,
+        hash: String,
+        files: Option<Vec<PathBuf>>,
+        pin: Option<String>,
+    },
+}
+
+/// What the serving world is, as a reload needs to know it.
+struct Serving {
+    hash: String,
+    pinned_to: Option<String>,
+    files: Vec<PathBuf>,
+}
+
+/// Reads, hashes and compiles the new world (on the reload thread). A watched change that
+/// removed a file of a world directory is an error: a deploy that deletes and then writes
+/// must not serve the smaller world in between (a SIGHUP loads it on purpose).
+fn prepare(
+    source: Source,
+    path: &Path,
+    serving: &Serving,
+    trigger: Trigger,
+) -> Result<Prepared, LoadError> {
+    match source {
+        Source::Body(body) => {
+            let hash = status::hash_bytes(&body);
+            if hash == serving.hash {
+                return Ok(Prepared::Skip("unchanged"));
+            }
+            let engine = load_body(&body)?;
+            let pin = Some(status::fingerprint(path).hash);
+            Ok(Prepared::Load {
+                engine: Box::new(engine),
+                hash,
+                files: None,
+                pin,
+            })
+        }
+        Source::Path => {
+            let found = status::fingerprint(path);
+            if trigger == Trigger::Watch && serving.pinned_to.as_deref() == Some(&found.hash) {
+                return Ok(Prepared::Skip("pinned"));
+            }
+            if found.hash == serving.hash {
+                return Ok(Prepared::Skip("unchanged"));
+            }
+            if trigger == Trigger::Watch {
+                let vanished: Vec<String> = serving
+                    .files
+                    .iter()
+                    .filter(|f| !found.files.contains(f))
+                    .map(|f| f.display().to_string())
+                    .collect();
+                if !vanished.is_empty() {
+                    return Err(LoadError {
+                        errors: vanished
+                            .into_iter()
+                            .map(|place| Finding {
+                                severity: Severity::Error,
+                                place,
+                                message: "this world file vanished; keeping the old world until it is back (send SIGHUP to load the world without it)".into(),
+                            })
+                            .collect(),
+                    });
+                }
+            }
+            let engine = load_file(path)?;
+            Ok(Prepared::Load {
+                engine: Box::new(engine),
+                hash: found.hash,
+                files: Some(found.files),
+                pin: None,
+            })
+        }
+    }
+}
+
 /// Loads a new world from `source`, swaps it in and records the reload; on failure the old
-/// world keeps serving.
+/// world keeps serving. Identical content changes nothing (the version stays); a watched change
+/// is ignored while a `PUT /v1/world` pins the world and the file is as it was at the PUT.
 pub async fn reload(
     shared: &Arc<Shared>,
     source: Source,
@@ -111,41 +212,74 @@ pub async fn reload(
     let _one_at_a_time = shared.reload_lock.lock().await;
     let started = Instant::now();
     let path = shared.world_path.clone();
+    let from_path = matches!(source, Source::Path);
     let origin_source = match &source {
         Source::Path => path.display().to_string(),
         Source::Body(_) => "PUT /v1/world".to_owned(),
     };
-    let compiled = off_the_request_path(shared.reload_niceness, move || match source {
-        Source::Path => load_file(&path),
-        Source::Body(body) => load_body(&body),
+    let serving = {
+        let st = shared.status();
+        Serving {
+            hash: st.origin.hash.clone(),
+            pinned_to: st.pinned_to.clone(),
+            files: st.files.clone(),
+        }
+    };
+    let prepared = off_the_request_path(shared.reload_niceness, move || {
+        prepare(source, &path, &serving, trigger)
     })
     .await;
-    let compile_ms = started.elapsed().as_secs_f64() * 1e3;
-    let result = match compiled {
-        Ok(Ok(engine)) => {
-            let warnings: Vec<String> = engine
-                .world()
-                .warnings
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            let version = shared.live.swap(engine);
-            if let Ok(mut origin) = shared.origin.lock() {
-                *origin = WorldOrigin {
-                    version,
-                    source: origin_source.clone(),
-                    trigger: trigger.as_str(),
-                    compile_ms,
-                };
+    let compile_ms = status::round_ms(started.elapsed().as_secs_f64() * 1e3);
+    let result = match prepared {
+        Ok(Ok(Prepared::Skip(outcome))) => {
+            let installed = shared.live.load();
+            let mut st = shared.status();
+            if from_path && outcome == "unchanged" {
+                st.pinned_to = None;
             }
             eprintln!(
-                "keyward serve: world version {version} from {origin_source} ({}, {compile_ms:.1} ms)",
+                "keyward serve: world from {origin_source} ({}) {outcome}; version {} keeps serving",
+                trigger.as_str(),
+                installed.version
+            );
+            Ok(Reloaded {
+                version: installed.version,
+                compile_ms,
+                warnings: world_warnings(&installed.engine),
+                hash: st.origin.hash.clone(),
+                outcome,
+            })
+        }
+        Ok(Ok(Prepared::Load {
+            engine,
+            hash,
+            files,
+            pin,
+        })) => {
+            let warnings = world_warnings(&engine);
+            let version = shared.live.swap(*engine);
+            let mut st = shared.status();
+            st.origin = WorldOrigin {
+                version,
+                source: origin_source.clone(),
+                trigger: trigger.as_str(),
+                compile_ms,
+                hash: hash.clone(),
+            };
+            st.pinned_to = pin;
+            if let Some(files) = files {
+                st.files = files;
+            }
+            eprintln!(
+                "keyward serve: world version {version} from {origin_source} ({}, {compile_ms} ms, {hash})",
                 trigger.as_str()
             );
             Ok(Reloaded {
                 version,
                 compile_ms,
                 warnings,
+                hash,
+                outcome: "applied",
             })
         }
         Ok(Err(errors)) => {
@@ -164,8 +298,28 @@ pub async fn reload(
             )))
         }
     };
+    let record = ReloadRecord {
+        time: SystemTime::now(),
+        trigger: trigger.as_str(),
+        source: origin_source,
+        outcome: match &result {
+            Ok(done) => done.outcome,
+            Err(_) => "rejected",
+        },
+        error: result.as_ref().err().map(ReloadError::text),
+    };
+    shared.status().record(record, from_path);
     shared.metrics.count_reload(trigger, result.is_ok());
     result
+}
+
+fn world_warnings(engine: &Engine) -> Vec<String> {
+    engine
+        .world()
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// Listens for SIGHUP. From this call on a SIGHUP no longer ends the process; the ones that

@@ -5,8 +5,9 @@
 //! | `POST /v1/authorize[?explain]` | a decision (B.3), plus `warnings` for unknown request fields |
 //! | `POST /v1/authorize/batch` | `{"decisions": [...]}`, in request order, all from one world |
 //! | `PUT /v1/world` | `{"version": N, ...}` once the new world serves; 400 with `errors` if rejected |
-//! | `GET /v1/world` | version, load time, source and counts of the serving world |
-//! | `GET /health` | 200 `{"status": "ok"}` (a world is always loaded once the server listens) |
+//! | `GET /v1/world` | version, hash, load time, source, counts and warnings of the serving world, and the last reloads |
+//! | `GET /health` | liveness: always 200, `status` `ok` or `degraded`, with the last reload and its error |
+//! | `GET /ready` | readiness: 200, or 503 while reloads from the world path fail |
 //! | `GET /metrics` | Prometheus text |
 //!
 //! Authorization answers fail closed: every answer of the authorize routes carries a
@@ -18,6 +19,7 @@
 use super::decision_log::Entry;
 use super::metrics::{outcome_index, ErrorKind, Route, Trigger, WorldGauges};
 use super::reload::{self, ReloadError, Source};
+use super::status::ReloadRecord;
 use super::{encode, Shared};
 use crate::decision::{Decision, Explanation};
 use crate::engine::Engine;
@@ -58,6 +60,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/world", get(get_world).put(put))
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(shared)
 }
@@ -130,8 +133,9 @@ fn write_answer(
 }
 
 /// `POST /v1/authorize/batch`: `{"requests": [...]}` → `{"decisions": [...]}`, every decision
-/// from the same world. A malformed request anywhere rejects the whole batch (400, naming
-/// `requests[i].field`), so an answer never lines up with the wrong request.
+/// from the same world, one per request in request order. A malformed request gets a deny with
+/// an `error` naming `requests[i].field` in its place; the others are decided. A body that is
+/// not a batch at all is a 400.
 async fn authorize_batch(
     State(s): State<Arc<Shared>>,
     uri: Uri,
@@ -175,13 +179,7 @@ fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> R
         .map(|k| format!("field {k}: unknown field, ignored"))
         .collect();
     let parallel = s.parallel_batch_min > 0 && items.len() >= s.parallel_batch_min;
-    let requests = match read_requests(&items, parallel) {
-        Ok(r) => r,
-        Err((i, e)) => {
-            let field = format!("requests[{i}].{}", e.field);
-            return bad_request(s, format!("{field}: {}", e.message), &field, true);
-        }
-    };
+    let requests = read_requests(&items, parallel);
     let installed = s.live.load();
     let version = installed.version;
     let engine = &installed.engine;
@@ -191,7 +189,8 @@ fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> R
     if parallel {
         let parts: Vec<Decided> = requests
             .par_chunks(PARALLEL_CHUNK)
-            .map(|chunk| decide_all(s, engine, chunk, explain))
+            .enumerate()
+            .map(|(n, chunk)| decide_all(s, engine, chunk, n * PARALLEL_CHUNK, explain))
             .collect();
         for (i, part) in parts.into_iter().enumerate() {
             if i > 0 {
@@ -201,7 +200,7 @@ fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> R
             decisions.extend(part.decisions);
         }
     } else {
-        let part = decide_all(s, engine, &requests, explain);
+        let part = decide_all(s, engine, &requests, 0, explain);
         out.extend_from_slice(&part.out);
         decisions = part.decisions;
     }
@@ -233,18 +232,15 @@ fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> R
 /// Requests per rayon task when a batch is decided in parallel.
 const PARALLEL_CHUNK: usize = 32;
 
-/// A request read from a batch, with warnings about its unknown fields.
-type Read = (Request, Vec<String>);
+/// A request read from a batch, with warnings about its unknown fields, or why it is malformed.
+type Read = Result<(Request, Vec<String>), RequestError>;
 
-/// Reads every request of a batch; on error, the first malformed one (by position).
-fn read_requests(items: &[Value], parallel: bool) -> Result<Vec<Read>, (usize, RequestError)> {
-    let read = |(i, item): (usize, &Value)| Request::from_value(item).map_err(|e| (i, e));
+/// Reads every request of a batch; a malformed one stays in its place as an error.
+fn read_requests(items: &[Value], parallel: bool) -> Vec<Read> {
     if parallel {
-        let all: Result<Vec<_>, _> = items.par_iter().enumerate().map(read).collect();
-        // Which error rayon stops at is not fixed; name the first one, as the sequential path does.
-        all.or_else(|_| items.iter().enumerate().map(read).collect())
+        items.par_iter().map(Request::from_value).collect()
     } else {
-        items.iter().enumerate().map(read).collect()
+        items.iter().map(Request::from_value).collect()
     }
 }
 
@@ -254,20 +250,39 @@ struct Decided {
     decisions: Vec<Option<Decision>>,
 }
 
-/// Decides `requests` in order against `engine`, counting each outcome.
+/// Decides `requests` in order against `engine`, counting each outcome; `first` is the
+/// position of `requests[0]` in the batch. A malformed request gets a deny with an `error`
+/// and the `field` at fault (`requests[i].field`) in its place.
 fn decide_all(
     s: &Shared,
     engine: &Engine,
-    requests: &[(Request, Vec<String>)],
+    requests: &[Read],
+    first: usize,
     explain: bool,
 ) -> Decided {
     let mut out = Vec::with_capacity(160 * requests.len());
     let mut decisions = Vec::with_capacity(requests.len());
     let mut counts = [0u64; 3];
-    for (i, (request, warnings)) in requests.iter().enumerate() {
+    for (i, read) in requests.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
+        let (request, warnings) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                s.metrics.count_error(ErrorKind::BadRequest);
+                let field = format!("requests[{}].{}", first + i, e.field);
+                let entry = json!({
+                    "decision": "ImplicitDeny",
+                    "reasons": [],
+                    "error": format!("{field}: {}", e.message),
+                    "field": field,
+                });
+                let _ = serde_json::to_writer(&mut out, &entry);
+                decisions.push(None);
+                continue;
+            }
+        };
         match decide(engine, request, explain) {
             Some((decision, explanation)) => {
                 counts[outcome_index(decision.outcome)] += 1;
@@ -317,6 +332,8 @@ async fn put_world(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesReject
             let installed = s.live.load();
             let mut out = json!({
                 "version": done.version,
+                "hash": done.hash,
+                "outcome": done.outcome,
                 "compile_ms": done.compile_ms,
                 "warnings": done.warnings,
             });
@@ -372,7 +389,7 @@ async fn require_admin(
     next.run(request).await
 }
 
-/// `GET /v1/world`: what is serving.
+/// `GET /v1/world`: what is serving, where it came from and how the last reloads went.
 async fn get_world(State(s): State<Arc<Shared>>) -> Response {
     let installed = s.live.snapshot();
     let loaded = installed.engine.loaded_at;
@@ -381,26 +398,89 @@ async fn get_world(State(s): State<Arc<Shared>>) -> Response {
         "loaded_at": rfc3339(loaded),
         "loaded_at_unix": unix_seconds(loaded),
         "counts": counts(&installed.engine),
-        "warnings": installed.engine.world().warnings.len(),
+        "warnings": installed
+            .engine
+            .world()
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
     });
-    if let Ok(origin) = s.origin.lock() {
-        if origin.version == installed.version {
-            out["source"] = origin.source.clone().into();
-            out["trigger"] = origin.trigger.into();
-            out["compile_ms"] = origin.compile_ms.into();
-        }
+    let st = s.status();
+    if st.origin.version == installed.version {
+        out["hash"] = st.origin.hash.clone().into();
+        out["source"] = st.origin.source.clone().into();
+        out["trigger"] = st.origin.trigger.into();
+        out["compile_ms"] = st.origin.compile_ms.into();
     }
+    out["pinned"] = st.pinned_to.is_some().into();
+    out["ready"] = st.ready(s.ready_grace).into();
+    out["last_reload"] = record_json(st.last.as_ref());
+    out["last_reload_error"] = record_json(st.last_error.as_ref());
+    drop(st);
     json_response(StatusCode::OK, &out, Some(installed.version))
 }
 
-/// `GET /health`.
+/// A reload attempt as JSON (`null` when there was none).
+fn record_json(record: Option<&ReloadRecord>) -> Value {
+    let Some(r) = record else {
+        return Value::Null;
+    };
+    let mut out = json!({
+        "time": rfc3339(r.time),
+        "trigger": r.trigger,
+        "source": r.source,
+        "outcome": r.outcome,
+    });
+    if let Some(e) = &r.error {
+        out["error"] = e.clone().into();
+    }
+    out
+}
+
+/// `GET /health`: liveness. Always 200 while the server answers; `status` is `degraded` when
+/// the server is not ready (reloads from the world path failing), with the last reload and the
+/// last reload error.
 async fn health(State(s): State<Arc<Shared>>) -> Response {
     let version = s.live.load().version;
-    json_response(
-        StatusCode::OK,
-        &json!({"status": "ok", "world_version": version}),
-        None,
-    )
+    let st = s.status();
+    let ready = st.ready(s.ready_grace);
+    let out = json!({
+        "status": if ready { "ok" } else { "degraded" },
+        "ready": ready,
+        "world_version": version,
+        "world_hash": st.origin.hash,
+        "world_source": st.origin.source,
+        "last_reload": record_json(st.last.as_ref()),
+        "last_reload_error": record_json(st.last_error.as_ref()),
+    });
+    drop(st);
+    json_response(StatusCode::OK, &out, None)
+}
+
+/// `GET /ready`: readiness. 200 when a world serves and reloads from the world path are not
+/// failing (or have failed for less than `--ready-grace-secs`), else 503 with the reason.
+async fn ready(State(s): State<Arc<Shared>>) -> Response {
+    let version = s.live.load().version;
+    let st = s.status();
+    if st.ready(s.ready_grace) {
+        return json_response(
+            StatusCode::OK,
+            &json!({"ready": true, "world_version": version}),
+            None,
+        );
+    }
+    let mut out = json!({"ready": false, "world_version": version});
+    if let Some(r) = &st.last_error {
+        out["reason"] = format!(
+            "the last reload from {} failed; version {version} keeps serving",
+            r.source
+        )
+        .into();
+        out["last_reload_error"] = record_json(Some(r));
+    }
+    drop(st);
+    json_response(StatusCode::SERVICE_UNAVAILABLE, &out, None)
 }
 
 /// `GET /metrics`.
