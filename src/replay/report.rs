@@ -454,7 +454,7 @@ fn bars(p: &mut String, id: &str, counts: &HashMap<String, u64>) {
             "<g class=\"row\"><title>{}: {n}</title><text class=\"label\" x=\"0\" y=\"{:.1}\">{}</text><rect class=\"bar\" data-count=\"{n}\" x=\"0\" y=\"{:.1}\" width=\"{bw:.2}\" height=\"14\"/><text class=\"tick\" x=\"{:.2}\" y=\"{:.1}\">{n}</text></g>",
             escape(&clip(name, 2 * CLIP)),
             y + 13.0,
-            escape(&clip_start(name, 56)),
+            escape(&clip_start(name, 50)),
             y + 17.0,
             bw + 4.0,
             y + 29.0
