@@ -4,6 +4,7 @@
 use crate::engine::Engine;
 use crate::replay::emit::{Emitted, Emitter};
 use crate::replay::read::{self, Input};
+use crate::replay::report;
 use crate::replay::run::{self, Options};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -43,8 +44,12 @@ pub struct Args {
     json: bool,
     /// Print the request each KMS record maps to, one JSON line per record, and decide nothing
     /// (no world needed). Skipped and bad records print their reason.
-    #[arg(long, conflicts_with_all = ["against", "json"])]
+    #[arg(long, conflicts_with_all = ["against", "json", "report"])]
     emit_requests: bool,
+    /// Also write the summary as one self-contained HTML page (charts, the disagreements and,
+    /// with --against, the decisions that change, filterable) to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Most records listed in detail per category (disagreements, bad records, changed
     /// decisions); counts are always complete. 0 lists every one.
     #[arg(long, default_value_t = 1000)]
@@ -115,6 +120,20 @@ fn run_in_pool(args: Args) -> u8 {
     let summary = run::replay(&inputs, &engine, against.as_ref(), options, &done);
     if let Some(p) = progress {
         p.finish_and_clear();
+    }
+    if let Some(path) = &args.report {
+        let world_name = world_path.display().to_string();
+        let against_name = args.against.as_ref().map(|p| p.display().to_string());
+        let names = report::Names {
+            world: &world_name,
+            against: against_name.as_deref(),
+        };
+        let page = report::render(&summary, &inputs, &engine, against.as_ref(), &names);
+        if let Err(e) = std::fs::write(path, page) {
+            eprintln!("keyward: cannot write the report {}: {e}", path.display());
+            return super::BAD_INPUT;
+        }
+        eprintln!("keyward: report written to {}", path.display());
     }
     let mut out = std::io::stdout().lock();
     let written = if args.json {

@@ -5,9 +5,10 @@
 //! records as they are parsed into [`record::Record`]; [`map`] turns a record into the request
 //! AWS authorized (Part A §8.3); [`run`] decides every request against a world in parallel and
 //! gathers the [`run::Summary`]; [`diff`] does the same against two worlds and lists what
-//! changes; [`emit`] prints the mapped requests instead of deciding them. [`synth`] goes the other
-//! way and writes CloudTrail logs for generated traffic, and [`import`] builds a world from the
-//! AWS CLI's outputs, so that a real account's logs can be replayed against its own policies.
+//! changes; [`report`] draws the summary as an HTML page; [`emit`] prints the mapped requests
+//! instead of deciding them. [`synth`] goes the other way and writes CloudTrail logs for
+//! generated traffic, and [`import`] builds a world from the AWS CLI's outputs, so that a real
+//! account's logs can be replayed against its own policies.
 
 pub mod diff;
 pub mod emit;
@@ -15,6 +16,7 @@ pub mod import;
 pub mod map;
 pub mod read;
 pub mod record;
+pub mod report;
 pub mod run;
 pub mod synth;
 pub mod time;

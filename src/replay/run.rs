@@ -13,7 +13,7 @@ use crate::actions;
 use crate::arn::CallerKind;
 use crate::decision::{Decision, Explanation, Outcome};
 use crate::engine::Engine;
-use crate::request::{Request, RequestAction};
+use crate::request::{ContextValue, Request, RequestAction};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -87,6 +87,11 @@ pub struct Summary {
     pub denied_actions: HashMap<String, u64>,
     /// With a second world: the decisions that change.
     pub changes: Option<Changes>,
+    /// keyward's decisions over time: per minute of `eventTime` (epoch minutes), the counts of
+    /// Allow, ExplicitDeny and ImplicitDeny.
+    pub timeline: BTreeMap<i64, [u64; 3]>,
+    /// Records decided whose `eventTime` is not a date and time (not in [`Summary::timeline`]).
+    pub undated: u64,
 }
 
 /// What happened to a call.
@@ -106,11 +111,12 @@ fn outcome_index(o: Outcome) -> usize {
     }
 }
 
-const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::ExplicitDeny, Outcome::ImplicitDeny];
+/// The outcomes in the order of [`Summary::decisions`] and [`Summary::timeline`].
+pub const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::ExplicitDeny, Outcome::ImplicitDeny];
 
 impl Summary {
     /// The denied-actions counts with their `kms:` prefix, for reports.
-    fn denied_action_names(&self) -> HashMap<String, u64> {
+    pub fn denied_action_names(&self) -> HashMap<String, u64> {
         self.denied_actions
             .iter()
             .map(|(k, n)| (format!("kms:{k}"), *n))
@@ -172,6 +178,13 @@ impl Summary {
                 *mine.entry(k).or_default() += n;
             }
         }
+        for (minute, counts) in b.timeline {
+            let mine = self.timeline.entry(minute).or_default();
+            for i in 0..3 {
+                mine[i] += counts[i];
+            }
+        }
+        self.undated += b.undated;
         self.changes = match (self.changes, b.changes) {
             (Some(a), Some(b)) => Some(a.merge(b, cap)),
             (a, b) => a.or(b),
@@ -222,6 +235,12 @@ impl Visit for Replayer<'_> {
         let verdict = self.engine.check(request);
         s.evaluated += 1;
         s.decisions[outcome_index(verdict.outcome)] += 1;
+        match epoch_minute(request) {
+            Some(minute) => {
+                s.timeline.entry(minute).or_default()[outcome_index(verdict.outcome)] += 1
+            }
+            None => s.undated += 1,
+        }
         let allowed = verdict.outcome == Outcome::Allow;
         if !allowed {
             match &request.caller.kind {
@@ -327,6 +346,16 @@ fn count(counts: &mut HashMap<String, u64>, key: &str) {
     }
 }
 
+/// The minute of a mapped request's `eventTime`, from the `aws:EpochTime` the mapping set.
+fn epoch_minute(request: &Request) -> Option<i64> {
+    request.context.iter().find_map(|(k, v)| match v {
+        ContextValue::Single(s) if k == "aws:EpochTime" => {
+            s.parse::<i64>().ok().map(|secs| secs.div_euclid(60))
+        }
+        _ => None,
+    })
+}
+
 /// How the most-denied table names a caller: role sessions under their role.
 fn principal_label(request: &Request) -> String {
     let c = &request.caller;
@@ -357,7 +386,7 @@ pub fn replay(
 }
 
 /// The `n` largest counts, largest first, ties by name.
-fn top(counts: &HashMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
+pub fn top(counts: &HashMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
     let mut v: Vec<(&str, u64)> = counts.iter().map(|(k, c)| (k.as_str(), *c)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     v.truncate(n);
@@ -365,7 +394,7 @@ fn top(counts: &HashMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
 }
 
 /// Rows in the most-denied tables.
-const TOP: usize = 10;
+pub const TOP: usize = 10;
 
 impl Summary {
     /// The summary as JSON (`keyward replay --json`); `files` names the inputs.
