@@ -16,6 +16,7 @@
 //! ```
 
 pub mod actions;
+pub mod analysis;
 pub mod arn;
 pub mod bench;
 pub mod cli;

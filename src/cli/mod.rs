@@ -5,6 +5,7 @@
 //! Exit codes: 0 success; 1 a check, test or replay found what it reports as failure; 2 bad input
 //! or usage.
 
+mod analysis;
 mod bench;
 mod check;
 mod gen;
@@ -101,6 +102,17 @@ enum Command {
     },
     /// Print the man page (roff): `keyward man | man -l -`.
     Man,
+    /// Who can use a key: every principal and principal class allowed each action, how, and
+    /// under which conditions (docs/analysis.md).
+    WhoCan(analysis::WhoCanArgs),
+    /// What a principal can do: the keys and actions it is allowed, how, and under which
+    /// conditions (docs/analysis.md).
+    WhatCan(analysis::WhatCanArgs),
+    /// Flag exposures: external access, `*` principals, cross-account grants, keys nobody can
+    /// administer, kms:* on * identity policies. Exits 1 with --fail-on when one is found.
+    Findings(analysis::FindingsArgs),
+    /// Write the whole key × principal × action access matrix, grouped, as JSON Lines.
+    AccessReport(analysis::ReportArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -147,6 +159,10 @@ pub fn main() -> ExitCode {
             );
             OK
         }
+        Command::WhoCan(args) => analysis::who_can(args),
+        Command::WhatCan(args) => analysis::what_can(args),
+        Command::Findings(args) => analysis::run_findings(args),
+        Command::AccessReport(args) => analysis::access_report(args),
         Command::Man => {
             let page = clap_mangen::Man::new(Cli::command());
             match page.render(&mut std::io::stdout()) {

@@ -166,17 +166,17 @@ fn missing_sentence(m: Missing, req: &Request) -> String {
 
 type ComponentResult = (Outcome, Vec<Reason>, Option<Missing>);
 
-struct Eval<'a> {
-    world: &'a World,
-    caller: &'a Caller,
-    comp: &'a Component<'a>,
-    ctx: &'a Context,
-    notes: &'a mut Vec<String>,
-    grant_id: Option<&'a str>,
+pub(crate) struct Eval<'a> {
+    pub(crate) world: &'a World,
+    pub(crate) caller: &'a Caller,
+    pub(crate) comp: &'a Component<'a>,
+    pub(crate) ctx: &'a Context,
+    pub(crate) notes: &'a mut Vec<String>,
+    pub(crate) grant_id: Option<&'a str>,
     /// A key policy to use instead of the key's own (the lockout safety check).
-    policy_override: Option<&'a Policy>,
+    pub(crate) policy_override: Option<&'a Policy>,
     /// The request's own session policies, which win over a `sessions` entry of the world.
-    session: Option<&'a [Policy]>,
+    pub(crate) session: Option<&'a [Policy]>,
 }
 
 /// The identity side of a caller: the first identity-policy allow, and whether a permissions
@@ -527,7 +527,7 @@ impl<'a> Eval<'a> {
         }
     }
 
-    fn grant_constraints_hold(&mut self, g: &Grant) -> bool {
+    pub(crate) fn grant_constraints_hold(&mut self, g: &Grant) -> bool {
         let info = actions::info(self.comp.action);
         let c = &g.constraints;
         if let Some(arn) = &c.source_arn {
@@ -664,7 +664,12 @@ impl<'a> Eval<'a> {
         self.conditions_hold(&st.conditions, layer, st.effect)
     }
 
-    fn conditions_hold(&mut self, conds: &[Condition], layer: Layer, effect: Effect) -> bool {
+    pub(crate) fn conditions_hold(
+        &mut self,
+        conds: &[Condition],
+        layer: Layer,
+        effect: Effect,
+    ) -> bool {
         for c in conds {
             if layer == Layer::KeyPolicy && context::is_identity_only_key(&c.key_lower) {
                 self.note(format!("assumption (Part A E51): {} is documented for IAM policies only; in a key policy it is treated as absent", c.key));
@@ -789,7 +794,10 @@ fn reason(source: Source, statement: usize, st: &Statement) -> Reason {
 
 /// The match level of each entry of a `Principal` element, or of a `NotPrincipal` element as a
 /// whole (Part A §2.1): a `NotPrincipal` applies directly to every caller it does not exempt.
-fn principal_levels(principals: Option<&Principals>, caller: &Caller) -> Vec<PrincipalMatch> {
+pub(crate) fn principal_levels(
+    principals: Option<&Principals>,
+    caller: &Caller,
+) -> Vec<PrincipalMatch> {
     let Some(p) = principals else {
         return Vec::new();
     };
@@ -807,7 +815,7 @@ fn principal_levels(principals: Option<&Principals>, caller: &Caller) -> Vec<Pri
 }
 
 /// The strongest match of a principal element.
-fn principal_level(principals: Option<&Principals>, caller: &Caller) -> PrincipalMatch {
+pub(crate) fn principal_level(principals: Option<&Principals>, caller: &Caller) -> PrincipalMatch {
     principal_levels(principals, caller)
         .into_iter()
         .max()

@@ -1,0 +1,1130 @@
+//! Access analysis (docs/analysis.md): who can use a key, what a principal can use, and the
+//! exposures worth a reviewer's attention, worked out from the policies instead of one request
+//! at a time.
+//!
+//! For one caller, key and action, [`Analyzer::access`] follows the algorithm of
+//! docs/semantics.md §7.10 symbolically. Facts the world fixes — the caller's account, tags and
+//! organization, the key's tags and metadata (see [`is_world_key`]) — are decided on the spot, as
+//! `check` decides them. Conditions on what a call carries (`kms:ViaService`, the encryption
+//! context, source IP, MFA, …) stay open: the answer is a set of [`Path`]s, each an allow that
+//! holds when all its conditions hold, and a set of [`Deny`]s that take it away when theirs hold.
+//! Tests hold this equal to the reference evaluator on random worlds and requests.
+//!
+//! Guardrails (service and resource control policies, endpoint and session policies) are not
+//! part of the world model yet; when they are, they enter here as further `Deny`s and as a
+//! further factor of every path, the way permissions boundaries do.
+
+pub mod findings;
+pub mod report;
+
+use crate::actions::{self, ActionId, ActionSet, ResourceKind};
+use crate::arn::{Caller, PrincipalEntry, PrincipalMatch};
+use crate::context::{Component, ComponentKind, Context, Layer};
+use crate::decision::{Reason, Source};
+use crate::pattern::arn_matches;
+use crate::pattern::Glob;
+use crate::policy::template::Piece;
+use crate::policy::{CondValue, Condition, Effect, Policy, ResourcePattern, Statement};
+use crate::reference::{principal_level, principal_levels, Eval};
+use crate::request::{Request, RequestAction};
+use crate::world::{Grant, Key, Principal, World};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Condition keys whose value the world fixes for a caller and a key (docs/semantics.md §4): the
+/// caller's identity, tags and organization, the key's account, tags, metadata and aliases.
+/// Every other key describes the call itself and stays an open condition in an answer.
+pub fn is_world_key(key_lower: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "kms:calleraccount",
+        "aws:principalaccount",
+        "aws:principalarn",
+        "aws:principaltype",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalisawsservice",
+        "aws:principalservicename",
+        "aws:principalservicenameslist",
+        "aws:username",
+        "aws:userid",
+        "aws:resourceaccount",
+        "aws:resourceorgid",
+        "aws:resourceorgpaths",
+        "kms:keyspec",
+        "kms:customermasterkeyspec",
+        "kms:keyusage",
+        "kms:customermasterkeyusage",
+        "kms:keyorigin",
+        "kms:multiregion",
+        "kms:multiregionkeytype",
+        "kms:resourcealiases",
+    ];
+    EXACT.contains(&key_lower)
+        || key_lower.starts_with("aws:principaltag/")
+        || key_lower.starts_with("aws:resourcetag/")
+}
+
+/// Whether a condition can be decided from the world alone: its key is a world key and no policy
+/// variable in its values names a key of the call.
+fn is_static(c: &Condition) -> bool {
+    is_world_key(&c.key_lower)
+        && c.values.iter().all(|v| match v {
+            CondValue::Text(t) => t.pieces.iter().all(|p| match p {
+                Piece::Var { key, .. } => is_world_key(&key.to_ascii_lowercase()),
+                _ => true,
+            }),
+            _ => true,
+        })
+}
+
+/// An open condition of an answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    /// A policy condition on a key the call carries.
+    Policy {
+        condition: Condition,
+        layer: Layer,
+        effect: Effect,
+    },
+    /// A grant's constraints (encryption context, source ARN, or for CreateGrant the child
+    /// grant's operations and constraints).
+    Grant { key: String, grant_id: String },
+}
+
+/// One way an allow holds: the statements or grants involved, and the open conditions that must
+/// all hold (none: unconditional).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path {
+    pub via: Vec<Reason>,
+    pub conditions: Vec<Cond>,
+}
+
+/// A Deny statement that applies when its open conditions hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deny {
+    pub via: Reason,
+    pub conditions: Vec<Cond>,
+}
+
+/// What a caller may do with one action on one key: allowed when some path's conditions all hold
+/// and no deny's conditions all hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Access {
+    pub paths: Vec<Path>,
+    pub unless: Vec<Deny>,
+}
+
+impl Access {
+    /// Allowed with no condition at all: a request carrying nothing is allowed.
+    pub fn is_unconditional(&self) -> bool {
+        self.unless.is_empty() && self.paths.iter().any(|p| p.conditions.is_empty())
+    }
+}
+
+/// The actions analysis covers: those authorized against a single key. Alias operations need an
+/// alias as well and RetireGrant a grant id; they are left out.
+pub fn analysed_actions() -> ActionSet {
+    let mut set = ActionSet::EMPTY;
+    for (i, info) in actions::ACTIONS.iter().enumerate() {
+        if info.resource == ResourceKind::Key && i as ActionId != actions::RETIRE_GRANT {
+            set.insert(i as ActionId);
+        }
+    }
+    set
+}
+
+/// The world with what analysis needs precomputed: each statement's action set and each
+/// principal parsed as a caller.
+pub struct Analyzer<'w> {
+    pub world: &'w World,
+    /// Statement address → the actions it names.
+    action_sets: HashMap<usize, ActionSet>,
+    /// The world's principals as callers (`None` when the ARN does not parse as one).
+    pub callers: Vec<Option<Caller>>,
+    principal_index: HashMap<String, usize>,
+}
+
+fn statement_actions(st: &Statement) -> ActionSet {
+    let Some(a) = &st.action else {
+        return ActionSet::EMPTY;
+    };
+    if st.resource.is_none() {
+        return ActionSet::EMPTY;
+    }
+    let globs: Vec<Glob> = a.patterns.iter().map(|p| Glob::new(p)).collect();
+    let mut set = ActionSet::EMPTY;
+    for i in 0..actions::ACTION_COUNT {
+        let name = actions::full_name(i as ActionId);
+        if globs.iter().any(|g| g.matches(&name, true)) != a.negated {
+            set.insert(i as ActionId);
+        }
+    }
+    set
+}
+
+fn key_of(st: &Statement) -> usize {
+    st as *const Statement as usize
+}
+
+/// A principal's identity policies, then its groups' (docs/semantics.md §7.4).
+fn identity_policies<'w>(world: &'w World, p: &'w Principal) -> Vec<(Source, &'w Policy)> {
+    let mut out: Vec<(Source, &Policy)> = p
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, pol)| {
+            let source = Source::IdentityPolicy {
+                principal: p.arn.clone(),
+                policy: i,
+            };
+            (source, pol)
+        })
+        .collect();
+    for g in &p.groups {
+        if let Some(group) = world.group(g) {
+            for (i, pol) in group.policies.iter().enumerate() {
+                let source = Source::GroupPolicy {
+                    group: g.clone(),
+                    policy: i,
+                };
+                out.push((source, pol));
+            }
+        }
+    }
+    out
+}
+
+fn reason(source: Source, i: usize, st: &Statement) -> Reason {
+    Reason {
+        source,
+        statement: Some(i),
+        sid: st.sid.clone(),
+    }
+}
+
+fn grant_reason(key: &Key, g: &Grant) -> Reason {
+    Reason {
+        source: Source::Grant {
+            key: key.arn.clone(),
+            grant_id: g.grant_id.clone(),
+        },
+        statement: None,
+        sid: None,
+    }
+}
+
+/// Every pairing of an allow from `a` with one from `b`: both must hold.
+fn both(a: &[Path], b: &[Path]) -> Vec<Path> {
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            let mut via = x.via.clone();
+            via.extend(y.via.iter().cloned());
+            let mut conditions = x.conditions.clone();
+            conditions.extend(y.conditions.iter().cloned());
+            out.push(Path { via, conditions });
+        }
+    }
+    out
+}
+
+/// A bare request for `action` on `key` by `caller`, carrying nothing.
+fn bare_request(caller: &Caller, key: &Key, action: ActionId) -> Request {
+    Request {
+        caller: caller.clone(),
+        action: RequestAction::One(action),
+        resource: key.arn.clone(),
+        context: Vec::new(),
+        encryption_context: Vec::new(),
+        grant_tokens: Vec::new(),
+        grant_id: None,
+        destination: None,
+        destination_encryption_context: Vec::new(),
+        target_key: None,
+        policy: None,
+    }
+}
+
+fn key_component(key: &Key, action: ActionId) -> Component<'_> {
+    Component {
+        action,
+        kind: ComponentKind::Key,
+        resource: key.arn.clone(),
+        key: Some(key),
+        encryption_context: &[],
+        request_alias: None,
+        same_key: actions::info(action)
+            .name
+            .starts_with("ReEncrypt")
+            .then_some(false),
+    }
+}
+
+impl<'w> Analyzer<'w> {
+    /// Indexes `world` for analysis.
+    pub fn new(world: &'w World) -> Analyzer<'w> {
+        let mut action_sets = HashMap::new();
+        let mut add = |p: &Policy| {
+            for st in &p.statements {
+                action_sets.insert(key_of(st), statement_actions(st));
+            }
+        };
+        for k in &world.keys {
+            if let Some(p) = &k.policy {
+                add(p);
+            }
+        }
+        for p in &world.principals {
+            p.policies.iter().for_each(&mut add);
+            if let Some(b) = &p.permissions_boundary {
+                add(b);
+            }
+        }
+        for g in world.groups.values() {
+            g.policies.iter().for_each(&mut add);
+        }
+        let callers = world
+            .principals
+            .iter()
+            .map(|p| Caller::parse(&p.arn).ok())
+            .collect();
+        let principal_index = world
+            .principals
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.arn.clone(), i))
+            .collect();
+        Analyzer {
+            world,
+            action_sets,
+            callers,
+            principal_index,
+        }
+    }
+
+    /// The actions a statement names (all statements of the world are indexed; any other is
+    /// computed on the spot).
+    pub fn actions_of(&self, st: &Statement) -> ActionSet {
+        match self.action_sets.get(&key_of(st)) {
+            Some(s) => *s,
+            None => statement_actions(st),
+        }
+    }
+
+    /// The index of the world principal with this ARN.
+    pub fn principal_index(&self, arn: &str) -> Option<usize> {
+        self.principal_index.get(arn).copied()
+    }
+
+    /// What `caller` may do with `action` on `key`; `None` when no request can be allowed.
+    pub fn access(&self, caller: &Caller, key: &Key, action: ActionId) -> Option<Access> {
+        Scope::new(self, caller, key).access(action)
+    }
+
+    /// The actions `caller` might be allowed on `key`, cheaply over-approximated: those a key
+    /// policy statement naming it (directly or through its account) or a grant to it could give.
+    pub fn candidate_actions(&self, caller: &Caller, key: &Key, wanted: ActionSet) -> ActionSet {
+        let Some(policy) = &key.policy else {
+            return ActionSet::EMPTY;
+        };
+        let mut set = ActionSet::EMPTY;
+        for st in &policy.statements {
+            if st.effect != Effect::Allow {
+                continue;
+            }
+            let acts = self.actions_of(st);
+            if acts.0 & wanted.0 & !set.0 == 0 {
+                continue;
+            }
+            if principal_level(st.principal.as_ref(), caller) != PrincipalMatch::No {
+                set.0 |= acts.0;
+            }
+        }
+        for g in self.world.grants_for_key(&key.arn) {
+            if g.grantee.matches(caller) != PrincipalMatch::No {
+                for op in &g.operations {
+                    if let Some(a) = actions::by_name(op) {
+                        set.insert(a);
+                    }
+                }
+            }
+        }
+        ActionSet(set.0 & wanted.0)
+    }
+}
+
+/// One caller and one key, with the contexts built for deciding world conditions.
+struct Scope<'a, 'w> {
+    an: &'a Analyzer<'w>,
+    caller: &'a Caller,
+    key: &'w Key,
+    principal: Option<&'w Principal>,
+    /// The context of a bare request, for actions that do and do not supply `kms:CallerAccount`.
+    contexts: [Option<(Context, Component<'w>)>; 2],
+}
+
+impl<'a, 'w> Scope<'a, 'w> {
+    fn new(an: &'a Analyzer<'w>, caller: &'a Caller, key: &'w Key) -> Self {
+        Scope {
+            an,
+            caller,
+            key,
+            principal: an.world.principal_for(caller),
+            contexts: [None, None],
+        }
+    }
+
+    fn context(&mut self, action: ActionId) -> &(Context, Component<'w>) {
+        let slot = actions::supplies_caller_account(action) as usize;
+        let (world, caller, key) = (self.an.world, self.caller, self.key);
+        self.contexts[slot].get_or_insert_with(|| {
+            let req = bare_request(caller, key, action);
+            let comp = key_component(key, action);
+            (Context::build(world, &req, &comp), comp)
+        })
+    }
+
+    /// Whether `st` can apply to `action` on the key, and if so the conditions left open.
+    fn split(&mut self, st: &Statement, layer: Layer, action: ActionId) -> Option<Vec<Cond>> {
+        if !self.an.actions_of(st).contains(action) {
+            return None;
+        }
+        let resources = st.resource.as_ref()?;
+        let needs_ctx = resources
+            .patterns
+            .iter()
+            .any(|p| matches!(p, ResourcePattern::Arn(_)))
+            || st.conditions.iter().any(is_static);
+        if !needs_ctx {
+            let hit = resources
+                .patterns
+                .iter()
+                .any(|p| matches!(p, ResourcePattern::Any));
+            return (hit != resources.negated).then(|| self.open(st, layer));
+        }
+        let world = self.an.world;
+        let caller = self.caller;
+        let key_arn = &self.key.arn;
+        let (ctx, comp) = self.context(action);
+        let lookup = |k: &str| ctx.single(&k.to_ascii_lowercase(), layer);
+        let hit = resources.patterns.iter().any(|p| match p {
+            ResourcePattern::Any => true,
+            ResourcePattern::Arn(t) => t
+                .to_glob(lookup)
+                .is_some_and(|g| arn_matches(&g, key_arn, false)),
+        });
+        if hit == resources.negated {
+            return None;
+        }
+        let mut notes = Vec::new();
+        let mut eval = Eval {
+            world,
+            caller,
+            comp,
+            ctx,
+            notes: &mut notes,
+            grant_id: None,
+            policy_override: None,
+            session: None,
+        };
+        for c in st.conditions.iter().filter(|c| is_static(c)) {
+            if !eval.conditions_hold(std::slice::from_ref(c), layer, st.effect) {
+                return None;
+            }
+        }
+        Some(self.open(st, layer))
+    }
+
+    fn open(&self, st: &Statement, layer: Layer) -> Vec<Cond> {
+        st.conditions
+            .iter()
+            .filter(|c| !is_static(c))
+            .map(|c| Cond::Policy {
+                condition: c.clone(),
+                layer,
+                effect: st.effect,
+            })
+            .collect()
+    }
+
+    /// The statements of `policy` with `effect` that can apply, as paths.
+    fn statements(
+        &mut self,
+        policy: &Policy,
+        source: &Source,
+        effect: Effect,
+        layer: Layer,
+        action: ActionId,
+    ) -> Vec<Path> {
+        let mut out = Vec::new();
+        for (i, st) in policy.statements.iter().enumerate() {
+            if st.effect != effect {
+                continue;
+            }
+            if let Some(conditions) = self.split(st, layer, action) {
+                out.push(Path {
+                    via: vec![reason(source.clone(), i, st)],
+                    conditions,
+                });
+            }
+        }
+        out
+    }
+
+    fn access(&mut self, action: ActionId) -> Option<Access> {
+        let info = actions::info(action);
+        if info.resource != ResourceKind::Key || action == actions::RETIRE_GRANT {
+            return None;
+        }
+        let world = self.an.world;
+        let key: &'w Key = self.key;
+        let policy = key.policy.as_ref()?;
+        let caller = self.caller;
+        let cross = !caller.is_service() && caller.account != key.account;
+        if cross && !info.cross_account {
+            return None;
+        }
+        let key_source = Source::KeyPolicy {
+            key: key.arn.clone(),
+        };
+
+        // Explicit denies (§7.3): an unconditional one settles it.
+        let mut unless = Vec::new();
+        for (i, st) in policy.statements.iter().enumerate() {
+            if st.effect == Effect::Deny
+                && principal_level(st.principal.as_ref(), caller) != PrincipalMatch::No
+            {
+                if let Some(conditions) = self.split(st, Layer::KeyPolicy, action) {
+                    unless.push(Deny {
+                        via: reason(key_source.clone(), i, st),
+                        conditions,
+                    });
+                }
+            }
+        }
+        let principal = self.principal;
+        let boundary = principal.and_then(|p| p.permissions_boundary.as_ref());
+        if let Some(p) = principal {
+            let mut layers = identity_policies(world, p);
+            if let Some(b) = boundary {
+                let source = Source::PermissionsBoundary {
+                    principal: p.arn.clone(),
+                };
+                layers.push((source, b));
+            }
+            for (source, pol) in layers {
+                for path in self.statements(pol, &source, Effect::Deny, Layer::Identity, action) {
+                    let via = path.via.into_iter().next().expect("one statement");
+                    unless.push(Deny {
+                        via,
+                        conditions: path.conditions,
+                    });
+                }
+            }
+        }
+        if unless.iter().any(|d| d.conditions.is_empty()) {
+            return None;
+        }
+
+        // The permissions boundary's allows, and the identity side (§7.4).
+        let boundary_paths = match (principal, boundary) {
+            (Some(p), Some(b)) => {
+                let source = Source::PermissionsBoundary {
+                    principal: p.arn.clone(),
+                };
+                self.statements(b, &source, Effect::Allow, Layer::Identity, action)
+            }
+            _ => vec![Path {
+                via: Vec::new(),
+                conditions: Vec::new(),
+            }],
+        };
+        let iam: Vec<Path> = if caller.is_root() {
+            vec![Path {
+                via: vec![Reason {
+                    source: Source::RootUser {
+                        account: caller.account.clone(),
+                    },
+                    statement: None,
+                    sid: None,
+                }],
+                conditions: Vec::new(),
+            }]
+        } else if let Some(p) = principal {
+            let mut allows = Vec::new();
+            for (source, pol) in identity_policies(world, p) {
+                allows.extend(self.statements(
+                    pol,
+                    &source,
+                    Effect::Allow,
+                    Layer::Identity,
+                    action,
+                ));
+            }
+            both(&allows, &boundary_paths)
+        } else {
+            Vec::new()
+        };
+
+        // The key policy's allows: direct, or through the caller's account.
+        let mut direct = Vec::new();
+        let mut delegated = Vec::new();
+        for (i, st) in policy.statements.iter().enumerate() {
+            if st.effect != Effect::Allow {
+                continue;
+            }
+            let levels = principal_levels(st.principal.as_ref(), caller);
+            if levels.iter().all(|l| *l == PrincipalMatch::No) {
+                continue;
+            }
+            let Some(conditions) = self.split(st, Layer::KeyPolicy, action) else {
+                continue;
+            };
+            let path = Path {
+                via: vec![reason(key_source.clone(), i, st)],
+                conditions,
+            };
+            let has = |m: PrincipalMatch| levels.contains(&m);
+            if has(PrincipalMatch::Direct) {
+                direct.push(path);
+                continue;
+            }
+            if has(PrincipalMatch::DirectRole) {
+                direct.extend(both(std::slice::from_ref(&path), &boundary_paths));
+            }
+            if has(PrincipalMatch::AccountDelegation) {
+                delegated.push(path);
+            }
+        }
+
+        // Grants (§7.5).
+        let mut grants = Vec::new();
+        if info.grant_op {
+            for g in world.grants_for_key(&key.arn) {
+                if !g.operations.iter().any(|op| op == info.name) {
+                    continue;
+                }
+                let constrained = g.constraints.source_arn.is_some()
+                    || info.name == "CreateGrant"
+                    || (info.takes_encryption_context
+                        && (g.constraints.equals.is_some() || g.constraints.subset.is_some()));
+                let path = Path {
+                    via: vec![grant_reason(key, g)],
+                    conditions: if constrained {
+                        vec![Cond::Grant {
+                            key: key.arn.clone(),
+                            grant_id: g.grant_id.clone(),
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                };
+                match g.grantee.matches(caller) {
+                    PrincipalMatch::Direct | PrincipalMatch::DirectRole => grants.push(path),
+                    PrincipalMatch::AccountDelegation => {
+                        grants.extend(both(std::slice::from_ref(&path), &iam))
+                    }
+                    PrincipalMatch::No => {}
+                }
+            }
+        }
+
+        let mut paths = Vec::new();
+        if cross {
+            direct.extend(delegated);
+            paths.extend(both(&direct, &iam));
+        } else {
+            paths.extend(direct);
+            paths.extend(both(&delegated, &iam));
+        }
+        paths.extend(grants);
+        if paths.is_empty() {
+            return None;
+        }
+        // An unconditional path makes every other one redundant.
+        if let Some(i) = paths.iter().position(|p| p.conditions.is_empty()) {
+            let p = paths.swap_remove(i);
+            paths = vec![p];
+        }
+        Some(Access { paths, unless })
+    }
+}
+
+/// Whether `req` (one action on one key) satisfies all of `conds`, decided as `check` decides
+/// conditions.
+pub fn holds(world: &World, req: &Request, conds: &[Cond]) -> bool {
+    let Ok(comps) = crate::context::components(world, req) else {
+        return false;
+    };
+    let [comp] = comps.as_slice() else {
+        return false;
+    };
+    let ctx = Context::build(world, req, comp);
+    let mut notes = Vec::new();
+    let mut eval = Eval {
+        world,
+        caller: &req.caller,
+        comp,
+        ctx: &ctx,
+        notes: &mut notes,
+        grant_id: req.grant_id.as_deref(),
+        policy_override: None,
+        session: req.session_policies.as_deref(),
+    };
+    conds.iter().all(|c| match c {
+        Cond::Policy {
+            condition,
+            layer,
+            effect,
+        } => eval.conditions_hold(std::slice::from_ref(condition), *layer, *effect),
+        Cond::Grant { key, grant_id } => world
+            .grants_for_key(key)
+            .find(|g| &g.grant_id == grant_id)
+            .is_some_and(|g| eval.grant_constraints_hold(g)),
+    })
+}
+
+/// Whether `access` allows `req`: some path holds and no deny does.
+pub fn allows(world: &World, req: &Request, access: &Access) -> bool {
+    access
+        .paths
+        .iter()
+        .any(|p| holds(world, req, &p.conditions))
+        && !access
+            .unless
+            .iter()
+            .any(|d| holds(world, req, &d.conditions))
+}
+
+/// A condition value as written in the policy.
+fn value_text(v: &CondValue) -> String {
+    match v {
+        CondValue::Text(t) => t.source.clone(),
+        CondValue::Number(n) => n.to_string(),
+        CondValue::Date(ns) => {
+            let secs = ns.div_euclid(1_000_000_000) as i64;
+            jiff::Timestamp::from_second(secs)
+                .map(|t| t.to_string())
+                .unwrap_or_else(|_| secs.to_string())
+        }
+        CondValue::Cidr(ip, bits) => format!("{ip}/{bits}"),
+        CondValue::Bytes(b) => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(b)
+        }
+        CondValue::Absent(b) => b.to_string(),
+    }
+}
+
+impl Cond {
+    /// `{"key", "operator", "values"}`; a grant's constraints as `{"grant", "constraints"}`.
+    pub fn to_json(&self, world: &World) -> Value {
+        match self {
+            Cond::Policy { condition: c, .. } => json!({
+                "key": c.key,
+                "operator": c.operator.name(),
+                "values": c.values.iter().map(value_text).collect::<Vec<_>>(),
+            }),
+            Cond::Grant { key, grant_id } => {
+                let g = world.grants_for_key(key).find(|g| &g.grant_id == grant_id);
+                let mut constraints = serde_json::Map::new();
+                if let Some(g) = g {
+                    let pairs = |p: &Vec<(String, String)>| {
+                        Value::Object(
+                            p.iter()
+                                .map(|(k, v)| (k.clone(), v.clone().into()))
+                                .collect(),
+                        )
+                    };
+                    if let Some(e) = &g.constraints.equals {
+                        constraints.insert("EncryptionContextEquals".into(), pairs(e));
+                    }
+                    if let Some(s) = &g.constraints.subset {
+                        constraints.insert("EncryptionContextSubset".into(), pairs(s));
+                    }
+                    if let Some(a) = &g.constraints.source_arn {
+                        constraints.insert("SourceArn".into(), a.clone().into());
+                    }
+                }
+                json!({"grant": grant_id, "constraints": constraints})
+            }
+        }
+    }
+
+    /// `kms:ViaService StringEquals s3.us-east-1.amazonaws.com`, or the grant's constraints.
+    pub fn text(&self, world: &World) -> String {
+        match self {
+            Cond::Policy { condition: c, .. } => {
+                let values: Vec<String> = c.values.iter().map(value_text).collect();
+                format!("{} {} {}", c.key, c.operator.name(), values.join(" | "))
+            }
+            Cond::Grant { grant_id, .. } => {
+                let j = self.to_json(world);
+                format!("grant {grant_id} constraints {}", j["constraints"])
+            }
+        }
+    }
+}
+
+/// One row of an answer: a principal (an ARN, or a class written `account:<id>`, `*` or a
+/// service principal name), how it is allowed and under which open conditions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub principal: String,
+    /// Whether `principal` is a class the world cannot enumerate.
+    pub class: bool,
+    pub via: Vec<Reason>,
+    pub conditions: Vec<Cond>,
+    pub unless: Vec<Deny>,
+    /// What else the class needs (e.g. its own IAM allow).
+    pub note: Option<String>,
+}
+
+impl Entry {
+    /// The entry as JSON.
+    pub fn to_json(&self, world: &World) -> Value {
+        let mut o = json!({
+            "principal": self.principal,
+            "via": self.via.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "conditions": self.conditions.iter().map(|c| c.to_json(world)).collect::<Vec<_>>(),
+        });
+        if !self.unless.is_empty() {
+            o["unless"] = self
+                .unless
+                .iter()
+                .map(|d| {
+                    json!({"via": d.via.to_string(),
+                           "conditions": d.conditions.iter().map(|c| c.to_json(world)).collect::<Vec<_>>()})
+                })
+                .collect();
+        }
+        if let Some(n) = &self.note {
+            o["note"] = n.clone().into();
+        }
+        o
+    }
+}
+
+fn entries_of(principal: &str, access: Access) -> Vec<Entry> {
+    access
+        .paths
+        .into_iter()
+        .map(|p| Entry {
+            principal: principal.to_owned(),
+            class: false,
+            via: p.via,
+            conditions: p.conditions,
+            unless: access.unless.clone(),
+            note: None,
+        })
+        .collect()
+}
+
+/// Who can do what with one key: per action, the world's principals and the classes.
+#[derive(Clone, Debug)]
+pub struct WhoCan {
+    pub key: String,
+    pub actions: Vec<(ActionId, Vec<Entry>)>,
+}
+
+impl WhoCan {
+    /// `{"key": ARN, "actions": {"kms:Decrypt": [entry, …], …}}`.
+    pub fn to_json(&self, world: &World) -> Value {
+        let mut actions = serde_json::Map::new();
+        for (a, entries) in &self.actions {
+            actions.insert(
+                actions::full_name(*a),
+                entries.iter().map(|e| e.to_json(world)).collect(),
+            );
+        }
+        json!({"key": self.key, "actions": actions})
+    }
+}
+
+/// The answers for one key: per action, the entries.
+pub type KeyAnswers = Vec<(ActionId, Vec<Entry>)>;
+
+/// What one principal can do: per key, per action, how.
+#[derive(Clone, Debug)]
+pub struct WhatCan {
+    pub principal: String,
+    pub keys: Vec<(String, KeyAnswers)>,
+}
+
+impl WhatCan {
+    /// `{"principal": ARN, "keys": {KEY: {"kms:Decrypt": [entry, …]}}}`.
+    pub fn to_json(&self, world: &World) -> Value {
+        let mut keys = serde_json::Map::new();
+        for (k, acts) in &self.keys {
+            let mut o = serde_json::Map::new();
+            for (a, entries) in acts {
+                o.insert(
+                    actions::full_name(*a),
+                    entries.iter().map(|e| e.to_json(world)).collect(),
+                );
+            }
+            keys.insert(k.clone(), Value::Object(o));
+        }
+        json!({"principal": self.principal, "keys": keys})
+    }
+}
+
+impl<'w> Analyzer<'w> {
+    /// The key an ARN, alias name or alias ARN names.
+    pub fn resolve_key(&self, name: &str) -> Option<&'w Key> {
+        if let Some(k) = self
+            .world
+            .key(name)
+            .or_else(|| self.world.key_for_alias(name))
+        {
+            return Some(k);
+        }
+        let alias = if name.starts_with("alias/") {
+            name.to_owned()
+        } else {
+            return None;
+        };
+        let mut found = self
+            .world
+            .keys
+            .iter()
+            .filter(|k| k.aliases.contains(&alias));
+        let first = found.next()?;
+        found.next().is_none().then_some(first)
+    }
+
+    /// Who can perform `wanted` actions on `key`.
+    pub fn who_can(&self, key: &'w Key, wanted: ActionSet) -> WhoCan {
+        let wanted = ActionSet(wanted.0 & analysed_actions().0);
+        let mut per_action: Vec<Vec<Entry>> = vec![Vec::new(); actions::ACTION_COUNT];
+        for (i, caller) in self.callers.iter().enumerate() {
+            let Some(caller) = caller else { continue };
+            let cand = self.candidate_actions(caller, key, wanted);
+            if cand.0 == 0 {
+                continue;
+            }
+            let mut scope = Scope::new(self, caller, key);
+            for a in cand.iter() {
+                if let Some(access) = scope.access(a) {
+                    per_action[a as usize]
+                        .extend(entries_of(&self.world.principals[i].arn, access));
+                }
+            }
+        }
+        for a in wanted.iter() {
+            per_action[a as usize].extend(self.classes(key, a));
+        }
+        WhoCan {
+            key: key.arn.clone(),
+            actions: wanted
+                .iter()
+                .map(|a| (a, std::mem::take(&mut per_action[a as usize])))
+                .collect(),
+        }
+    }
+
+    /// What `caller` can do on every key of the world.
+    pub fn what_can(&self, caller: &Caller, wanted: ActionSet) -> WhatCan {
+        let wanted = ActionSet(wanted.0 & analysed_actions().0);
+        let mut keys = Vec::new();
+        for key in &self.world.keys {
+            let cand = self.candidate_actions(caller, key, wanted);
+            if cand.0 == 0 {
+                continue;
+            }
+            let mut scope = Scope::new(self, caller, key);
+            let mut acts = Vec::new();
+            for a in cand.iter() {
+                if let Some(access) = scope.access(a) {
+                    acts.push((a, entries_of(&caller.arn, access)));
+                }
+            }
+            if !acts.is_empty() {
+                keys.push((key.arn.clone(), acts));
+            }
+        }
+        WhatCan {
+            principal: caller.arn.clone(),
+            keys,
+        }
+    }
+
+    /// The principals the world cannot enumerate that `action` on `key` may be allowed to: `*`,
+    /// accounts (through their IAM policies), service principals, and ARNs the world does not
+    /// define, from the key policy's allows and the key's grants.
+    pub fn classes(&self, key: &Key, action: ActionId) -> Vec<Entry> {
+        let info = actions::info(action);
+        let Some(policy) = &key.policy else {
+            return Vec::new();
+        };
+        let key_source = Source::KeyPolicy {
+            key: key.arn.clone(),
+        };
+        let resource_ok = |st: &Statement| {
+            st.resource.as_ref().is_some_and(|r| {
+                r.patterns.iter().any(|p| match p {
+                    ResourcePattern::Any => true,
+                    ResourcePattern::Arn(t) => t
+                        .to_glob(|_| None)
+                        .is_some_and(|g| arn_matches(&g, &key.arn, false)),
+                }) != r.negated
+            })
+        };
+        let open = |st: &Statement| -> Vec<Cond> {
+            st.conditions
+                .iter()
+                .map(|c| Cond::Policy {
+                    condition: c.clone(),
+                    layer: Layer::KeyPolicy,
+                    effect: st.effect,
+                })
+                .collect()
+        };
+        // Denies that can reach principals outside the world: `*`, NotPrincipal, accounts.
+        let mut denies: Vec<(Option<String>, Deny)> = Vec::new();
+        for (i, st) in policy.statements.iter().enumerate() {
+            if st.effect != Effect::Deny
+                || !self.actions_of(st).contains(action)
+                || !resource_ok(st)
+            {
+                continue;
+            }
+            let Some(p) = &st.principal else { continue };
+            let d = Deny {
+                via: reason(key_source.clone(), i, st),
+                conditions: open(st),
+            };
+            if p.negated || p.entries.contains(&PrincipalEntry::Any) {
+                denies.push((None, d));
+            } else {
+                for e in &p.entries {
+                    if let PrincipalEntry::Account(a) = e {
+                        denies.push((Some(a.clone()), d.clone()));
+                    }
+                }
+            }
+        }
+        let unless_for = |account: Option<&str>| -> Option<Vec<Deny>> {
+            let ds: Vec<Deny> = denies
+                .iter()
+                .filter(|(a, _)| a.is_none() || a.as_deref() == account)
+                .map(|(_, d)| d.clone())
+                .collect();
+            (!ds.iter().any(|d| d.conditions.is_empty())).then_some(ds)
+        };
+        let in_world = |e: &PrincipalEntry| match e {
+            PrincipalEntry::User { .. } | PrincipalEntry::Role { .. } => {
+                Caller::parse(&e.to_string())
+                    .ok()
+                    .is_some_and(|c| self.world.principal_for(&c).is_some())
+            }
+            _ => false,
+        };
+        let cross_ok = |account: &str| info.cross_account || account == key.account;
+        let mut out: Vec<Entry> = Vec::new();
+        let mut push = |principal: String,
+                        account: Option<&str>,
+                        via: Reason,
+                        conditions: Vec<Cond>,
+                        note: Option<String>| {
+            if let Some(unless) = unless_for(account) {
+                out.push(Entry {
+                    principal,
+                    class: true,
+                    via: vec![via],
+                    conditions,
+                    unless,
+                    note,
+                });
+            }
+        };
+        let other_accounts =
+            "callers in other accounts also need an identity-policy allow in their own account";
+        for (i, st) in policy.statements.iter().enumerate() {
+            if st.effect != Effect::Allow
+                || !self.actions_of(st).contains(action)
+                || !resource_ok(st)
+            {
+                continue;
+            }
+            let Some(p) = &st.principal else { continue };
+            let r = reason(key_source.clone(), i, st);
+            if p.negated {
+                let except: Vec<String> = p.entries.iter().map(|e| e.to_string()).collect();
+                push(
+                    "*".into(),
+                    None,
+                    r.clone(),
+                    open(st),
+                    Some(format!(
+                        "every principal except {}; {other_accounts}",
+                        except.join(", ")
+                    )),
+                );
+                continue;
+            }
+            for e in &p.entries {
+                match e {
+                    PrincipalEntry::Any => push(
+                        "*".into(),
+                        None,
+                        r.clone(),
+                        open(st),
+                        Some(other_accounts.into()),
+                    ),
+                    PrincipalEntry::Account(a) if cross_ok(a) => push(
+                        format!("account:{a}"),
+                        Some(a),
+                        r.clone(),
+                        open(st),
+                        Some(format!(
+                            "the root user of {a}, and any principal of {a} whose identity policies allow it"
+                        )),
+                    ),
+                    PrincipalEntry::Service(s) => push(s.clone(), None, r.clone(), open(st), None),
+                    PrincipalEntry::Never(_) | PrincipalEntry::Account(_) => {}
+                    _ if in_world(e) => {}
+                    other => {
+                        let arn = other.to_string();
+                        let account = crate::arn::split_arn(&arn).map(|p| p[4].to_owned());
+                        if account.as_deref().is_some_and(|a| !cross_ok(a)) {
+                            continue;
+                        }
+                        let note = account
+                            .filter(|a| a != &key.account)
+                            .map(|_| other_accounts.to_owned());
+                        push(arn, None, r.clone(), open(st), note)
+                    }
+                }
+            }
+        }
+        if info.grant_op {
+            for g in self.world.grants_for_key(&key.arn) {
+                if !g.operations.iter().any(|op| op == info.name) {
+                    continue;
+                }
+                let conditions = vec![Cond::Grant {
+                    key: key.arn.clone(),
+                    grant_id: g.grant_id.clone(),
+                }];
+                let r = grant_reason(key, g);
+                match &g.grantee {
+                    PrincipalEntry::Account(a) => push(
+                        format!("account:{a}"),
+                        Some(a),
+                        r,
+                        conditions,
+                        Some(format!(
+                            "the root user of {a}, and any principal of {a} whose identity policies allow it"
+                        )),
+                    ),
+                    PrincipalEntry::Service(s) => push(s.clone(), None, r, conditions, None),
+                    PrincipalEntry::Any | PrincipalEntry::Never(_) => {}
+                    e if in_world(e) => {}
+                    e => push(e.to_string(), None, r, conditions, None),
+                }
+            }
+        }
+        out
+    }
+}
