@@ -242,6 +242,7 @@ fn bare_request(caller: &Caller, key: &Key, action: ActionId) -> Request {
         destination_encryption_context: Vec::new(),
         target_key: None,
         policy: None,
+        session_policies: None,
     }
 }
 
