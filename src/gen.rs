@@ -82,6 +82,60 @@ pub struct Generated {
     whos: Vec<Who>,
     keys: Vec<KeyInfo>,
     accounts: Vec<String>,
+    /// VPC endpoint ids requests may come through (see [`Generated::add_guardrails`]).
+    endpoints: Vec<String>,
+}
+
+/// Parameters of a generated organization's guardrails (docs/guardrails.md).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Guardrails {
+    /// OU levels between the root and each account (0: no organization guardrails).
+    pub org_depth: usize,
+    /// SCPs attached at each root, OU and account, besides FullAWSAccess.
+    pub scps_per_level: usize,
+    /// RCPs attached at each root, OU and account.
+    pub rcps_per_level: usize,
+    /// KMS VPC endpoints; about a third of the requests come through one.
+    pub endpoints: usize,
+}
+
+/// The SCP statements generated worlds attach: denials that real organizations use and that
+/// ordinary traffic rarely meets.
+fn scp_statement(k: usize) -> Value {
+    match k % 5 {
+        0 => {
+            json!({"Sid": "ProtectKeys", "Effect": "Deny", "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": "*",
+                    "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/admin-*"}}})
+        }
+        1 => {
+            json!({"Sid": "TagNewKeys", "Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*",
+                    "Condition": {"Null": {"aws:RequestTag/team": "true"}}})
+        }
+        2 => json!({"Sid": "NoOptInRegion", "Effect": "Deny", "Action": "kms:*", "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:RequestedRegion": "ap-south-2"}}}),
+        3 => {
+            json!({"Sid": "MfaForSharing", "Effect": "Deny", "Action": ["kms:PutKeyPolicy", "kms:CreateGrant"], "Resource": "*",
+                    "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}})
+        }
+        _ => {
+            json!({"Sid": "NoImport", "Effect": "Deny", "Action": ["kms:ImportKeyMaterial", "kms:DeleteImportedKeyMaterial"], "Resource": "*"})
+        }
+    }
+}
+
+/// The RCP statements generated worlds attach.
+fn rcp_statement(k: usize, org: &str) -> Value {
+    match k % 2 {
+        0 => {
+            json!({"Sid": "Perimeter", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                    "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": org},
+                                  "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}})
+        }
+        _ => {
+            json!({"Sid": "LongDeletionWindow", "Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
+                    "Condition": {"NumericLessThan": {"kms:ScheduleKeyDeletionPendingWindowInDays": "14"}}})
+        }
+    }
 }
 
 fn account_id(i: usize) -> String {
@@ -297,10 +351,77 @@ pub fn world(shape: Shape) -> Generated {
         whos,
         keys,
         accounts,
+        endpoints: Vec::new(),
     }
 }
 
 impl Generated {
+    /// Puts the organization's accounts `g.org_depth` OUs deep and attaches FullAWSAccess,
+    /// `g.scps_per_level` SCPs and `g.rcps_per_level` RCPs at every root, OU and account; adds
+    /// `g.endpoints` VPC endpoints (every third with the default policy, the others allowing the
+    /// organization only).
+    pub fn add_guardrails(&mut self, g: Guardrails) {
+        let org = "o-a1b2c3d4e5";
+        let root = "r-ab12";
+        let members = self.accounts.len() - 1;
+        if g.org_depth > 0 {
+            let mut levels: Vec<String> = vec![root.into()];
+            let mut accounts = Vec::new();
+            for (i, a) in self.accounts.iter().enumerate() {
+                if i == members {
+                    accounts.push(json!({"id": a}));
+                    continue;
+                }
+                // A binary tree of OUs: account i sits under OU (j, i >> (depth - j)) at level j.
+                let ous: Vec<String> = (1..=g.org_depth)
+                    .map(|j| format!("ou-ab12-{j}{:07}", i >> (g.org_depth - j)))
+                    .collect();
+                for ou in &ous {
+                    if !levels.contains(ou) {
+                        levels.push(ou.clone());
+                    }
+                }
+                levels.push(a.clone());
+                accounts.push(json!({"id": a, "org_id": org, "org_paths": [format!("{org}/{root}/{}/", ous.join("/"))]}));
+            }
+            let mut policies = vec![
+                json!({"Id": "p-FullAWSAccess", "Name": "FullAWSAccess", "Type": "SERVICE_CONTROL_POLICY",
+                "Content": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                "Targets": levels}),
+            ];
+            for (n, level) in levels.iter().enumerate() {
+                for k in 0..g.scps_per_level {
+                    policies.push(json!({"Id": format!("p-scp{n}x{k}"), "Type": "SERVICE_CONTROL_POLICY",
+                        "Content": {"Version": "2012-10-17", "Statement": [scp_statement(n + k)]}, "Targets": [level]}));
+                }
+                for k in 0..g.rcps_per_level {
+                    policies.push(json!({"Id": format!("p-rcp{n}x{k}"), "Type": "RESOURCE_CONTROL_POLICY",
+                        "Content": {"Version": "2012-10-17", "Statement": [rcp_statement(n + k, org)]}, "Targets": [level]}));
+                }
+            }
+            self.world["accounts"] = json!(accounts);
+            self.world["organizations"] = json!([{"id": org, "root": root}]);
+            self.world["organization_policies"] = json!(policies);
+        }
+        let mut endpoints = Vec::new();
+        for i in 0..g.endpoints {
+            let id = format!("vpce-{:017x}", 0x0a1b_2c3d_u64 + i as u64);
+            let mut e = json!({"VpcEndpointId": id, "VpcId": format!("vpc-{:08x}", 0x11aa_22bb_u64 + i as u64),
+                               "ServiceName": "com.amazonaws.us-east-1.kms"});
+            if i % 3 != 0 {
+                e["PolicyDocument"] = json!({"Version": "2012-10-17", "Statement": [
+                    {"Sid": "Organization", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                     "Condition": {"StringEquals": {"aws:PrincipalOrgID": org}}},
+                    {"Sid": "NoDeletion", "Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion", "Resource": "*"}]});
+            }
+            endpoints.push(e);
+            self.endpoints.push(id);
+        }
+        if !endpoints.is_empty() {
+            self.world["vpc_endpoints"] = json!(endpoints);
+        }
+    }
+
     /// `count` requests against this world, shaped like real traffic: keys are used with a
     /// Zipf-like skew (a few hot keys carry most calls); most calls are cryptographic operations
     /// by the key's own users, through the service its policy expects and with the encryption
@@ -380,6 +501,10 @@ impl Generated {
                 who = *w;
                 ec = Some(json!({"team": TEAMS[key.team]}));
             }
+            if !self.endpoints.is_empty() && rng.chance(0.3) {
+                let e = &self.endpoints[rng.below(self.endpoints.len())];
+                ctx.insert("aws:SourceVpce".into(), json!(e));
+            }
             let mut request =
                 json!({"principal": self.whos[who].caller, "action": action, "resource": resource});
             if action == "kms:ListKeys" {
@@ -422,6 +547,39 @@ mod tests {
         assert_eq!(w.principals.len(), 40);
         for r in a.requests(200, 7) {
             crate::Request::from_value(&r).unwrap();
+        }
+    }
+
+    #[test]
+    fn guardrails_load_and_decide() {
+        let mut g = world(Shape {
+            keys: 60,
+            principals: 40,
+            seed: 3,
+        });
+        g.add_guardrails(Guardrails {
+            org_depth: 3,
+            scps_per_level: 5,
+            rcps_per_level: 2,
+            endpoints: 4,
+        });
+        let w = crate::World::from_value(&g.world, "generated").unwrap();
+        assert_eq!(w.vpc_endpoints.len(), 4);
+        let chain = w.chain(&g.accounts[0]).unwrap();
+        assert_eq!(chain.scp_levels.len(), 5, "root, three OUs, the account");
+        assert!(chain.scp_levels.iter().all(|l| l.policies.len() == 6));
+        assert_eq!(chain.rcps.len(), 10);
+        let engine = crate::engine::Engine::compile(w);
+        let requests = g.requests(300, 3);
+        assert!(requests
+            .iter()
+            .any(|r| r["context"]["aws:SourceVpce"].is_string()));
+        for r in requests {
+            let (req, _) = crate::Request::from_value(&r).unwrap();
+            assert_eq!(
+                engine.decide(&req),
+                crate::reference::evaluate(engine.world(), &req)
+            );
         }
     }
 }

@@ -30,6 +30,19 @@ pub struct Args {
     /// Records per CloudTrail file.
     #[arg(long, default_value_t = 5_000)]
     records_per_file: usize,
+    /// Put the organization's accounts this many OU levels deep, with FullAWSAccess attached at
+    /// every level (docs/guardrails.md); 0 leaves service and resource control policies out.
+    #[arg(long, default_value_t = 0)]
+    org_depth: usize,
+    /// SCPs attached at every root, OU and account besides FullAWSAccess (with --org-depth).
+    #[arg(long, default_value_t = 0)]
+    scps_per_level: usize,
+    /// RCPs attached at every root, OU and account (with --org-depth).
+    #[arg(long, default_value_t = 0)]
+    rcps_per_level: usize,
+    /// KMS VPC endpoints; about a third of the requests then come through one.
+    #[arg(long, default_value_t = 0)]
+    endpoints: usize,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -37,10 +50,20 @@ pub fn run(args: Args) -> u8 {
         eprintln!("keyward: --keys and --principals must be at least 1");
         return BAD_INPUT;
     }
-    let generated = world(Shape {
+    let mut generated = world(Shape {
         keys: args.keys,
         principals: args.principals,
         seed: args.seed,
+    });
+    if (args.scps_per_level > 0 || args.rcps_per_level > 0) && args.org_depth == 0 {
+        eprintln!("keyward: --scps-per-level and --rcps-per-level need --org-depth of at least 1");
+        return BAD_INPUT;
+    }
+    generated.add_guardrails(crate::gen::Guardrails {
+        org_depth: args.org_depth,
+        scps_per_level: args.scps_per_level,
+        rcps_per_level: args.rcps_per_level,
+        endpoints: args.endpoints,
     });
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&args.out)?;
