@@ -38,9 +38,53 @@ pub struct Component<'a> {
 }
 
 /// Splits a request into its components, resolving aliases against the world. An error says why
-/// the request cannot be authorized at all (unknown key or alias, reserved alias name); callers
-/// answer it with an implicit deny.
+/// the request cannot be authorized at all (unknown key or alias, reserved alias name, a context
+/// key contradicting what keyward derives); callers answer it with an implicit deny.
 pub fn components<'a>(world: &'a World, req: &'a Request) -> Result<Vec<Component<'a>>, String> {
+    let comps = split(world, req)?;
+    if claims_derived_facts(req) {
+        for comp in &comps {
+            if let Some(c) = Context::build(world, req, comp)
+                .conflicts
+                .into_iter()
+                .next()
+            {
+                return Err(c);
+            }
+        }
+    }
+    Ok(comps)
+}
+
+/// Whether two values are equal, sets compared without regard to order.
+fn same_value(a: &ContextValue, b: &ContextValue) -> bool {
+    match (a, b) {
+        (ContextValue::Multi(x), ContextValue::Multi(y)) => {
+            let (mut x, mut y) = (x.clone(), y.clone());
+            x.sort();
+            y.sort();
+            x == y
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether the request's context gives a key keyward derives itself, which
+/// [`components`] then checks against the derived value.
+pub fn claims_derived_facts(req: &Request) -> bool {
+    req.context
+        .iter()
+        .any(|(k, _)| crate::context_keys::is_derived_fact(&k.to_ascii_lowercase()))
+}
+
+fn show(v: &ContextValue) -> String {
+    match v {
+        ContextValue::Single(s) => format!("{s:?}"),
+        ContextValue::Multi(m) => format!("{m:?}"),
+    }
+}
+
+fn split<'a>(world: &'a World, req: &'a Request) -> Result<Vec<Component<'a>>, String> {
     match req.action {
         RequestAction::ReEncrypt => {
             let dest = req.destination.as_deref().unwrap_or("");
@@ -232,6 +276,8 @@ pub struct Context {
     values: HashMap<String, ContextValue>,
     /// The key has more aliases than the quota: `kms:ResourceAliases` conditions fail closed.
     pub aliases_over_quota: bool,
+    /// Keys the request's context gave with a value other than the one keyward derives.
+    conflicts: Vec<String>,
 }
 
 impl Context {
@@ -259,7 +305,23 @@ impl Context {
     }
 
     fn derive(&mut self, key: &str, value: ContextValue) {
-        self.values.entry(key.to_ascii_lowercase()).or_insert(value);
+        let lower = key.to_ascii_lowercase();
+        match self.values.get(&lower) {
+            Some(given)
+                if !same_value(given, &value) && crate::context_keys::is_derived_fact(&lower) =>
+            {
+                self.conflicts.push(format!(
+                    "the request's context gives {key} as {} but keyward derives {} from the \
+                     caller, the key and the world; a request may not override it",
+                    show(given),
+                    show(&value)
+                ));
+            }
+            Some(_) => {}
+            None => {
+                self.values.insert(lower, value);
+            }
+        }
     }
 
     fn derive_str(&mut self, key: &str, value: &str) {

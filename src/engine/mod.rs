@@ -249,8 +249,11 @@ impl Engine {
             caller: &request.caller,
             res: *res,
         };
-        if let (RequestAction::One(action), Some((k, by_alias))) = (request.action, res.key) {
-            // The common case: one action on one key.
+        let plain = !context::claims_derived_facts(request);
+        if let (RequestAction::One(action), Some((k, by_alias)), true) =
+            (request.action, res.key, plain)
+        {
+            // The common case: one action on one key, with no derived key claimed by the request.
             let key = &self.world.keys[k as usize];
             let info = actions::info(action);
             let alias = if by_alias && info.request_alias {
