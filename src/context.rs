@@ -42,6 +42,29 @@ pub struct Component<'a> {
 /// key contradicting what keyward derives); callers answer it with an implicit deny.
 pub fn components<'a>(world: &'a World, req: &'a Request) -> Result<Vec<Component<'a>>, String> {
     let comps = split(world, req)?;
+    if !req.caller.is_service() {
+        if let Some(k) = comps
+            .iter()
+            .filter_map(|c| c.key)
+            .find(|k| k.partition != req.caller.partition)
+        {
+            return Err(format!(
+                "the caller is in partition {} and key {} in partition {}: a request never \
+                 crosses partitions",
+                req.caller.partition, k.arn, k.partition
+            ));
+        }
+        if let Some(c) = comps.iter().find(|c| {
+            c.kind == ComponentKind::Alias
+                && split_arn(&c.resource).is_some_and(|p| p[1] != req.caller.partition)
+        }) {
+            return Err(format!(
+                "the caller is in partition {} and alias {} is not: a request never crosses \
+                 partitions",
+                req.caller.partition, c.resource
+            ));
+        }
+    }
     if claims_derived_facts(req) {
         for comp in &comps {
             if let Some(c) = Context::build(world, req, comp)
@@ -208,6 +231,14 @@ fn alias_components<'a>(
             ))
         }
     };
+    let alias_parts = split_arn(&req.resource).expect("an alias ARN");
+    if !req.caller.is_service() && alias_parts[4] != req.caller.account {
+        return Err(format!(
+            "{name} on alias {} in account {} by a caller of account {}: alias operations never \
+             cross accounts",
+            req.resource, alias_parts[4], req.caller.account
+        ));
+    }
     if alias_name.starts_with("alias/aws/") {
         return Err(format!(
             "{alias_name} is reserved for AWS managed keys; {name} is not permitted on it"
@@ -242,7 +273,19 @@ fn alias_components<'a>(
             .target_key
             .as_deref()
             .ok_or_else(|| format!("{name} needs target_key, the key the alias is to point to"))?;
+        if !matches!(split_arn(target), Some([_, _, "kms", _, _, r]) if r.starts_with("key/")) {
+            return Err(format!(
+                "{name} needs target_key as a key ARN, not {target:?}: an alias cannot point to \
+                 another alias"
+            ));
+        }
         let (key, _) = resolve_key(world, target)?;
+        if key.account != alias_parts[4] || key.region != alias_parts[3] {
+            return Err(format!(
+                "{name}: alias {} and target key {} must be in the same account and Region",
+                req.resource, key.arn
+            ));
+        }
         out.push(key_component(
             action,
             key,

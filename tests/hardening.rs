@@ -175,3 +175,201 @@ fn long_values_against_many_stars_are_decided() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stdout).contains("encryption_context.doc"));
 }
+
+fn write_world(dir: &tempfile::TempDir, world: &serde_json::Value) -> String {
+    let path = dir.path().join("world.json");
+    std::fs::write(&path, world.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn check_one(world: &str, req: serde_json::Value) -> (Option<i32>, String) {
+    let out = keyward(
+        &["check", "--world", world, "--explain", "-"],
+        Some(&req.to_string()),
+    );
+    (out.status.code(), text(&out.stdout) + &text(&out.stderr))
+}
+
+fn open_key(arn: &str) -> serde_json::Value {
+    serde_json::json!({"arn": arn, "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}})
+}
+
+#[test]
+fn partitions_are_never_crossed() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = write_world(&dir, &serde_json::json!({"keys": [open_key(KEY)]}));
+    let req = |principal: &str| serde_json::json!({"principal": principal, "action": "kms:Decrypt", "resource": KEY});
+    let (_, out) = check_one(&world, req("arn:aws:iam::111122223333:user/alice"));
+    assert!(out.contains("\"Allow\""), "{out}");
+    let (_, out) = check_one(&world, req("arn:aws-cn:iam::111122223333:user/alice"));
+    assert!(
+        out.contains("ImplicitDeny") && out.contains("partition"),
+        "{out}"
+    );
+    // A key policy naming a principal of another partition does not load.
+    let cn_key = "arn:aws-cn:kms:cn-north-1:111122223333:key/k";
+    let bad = serde_json::json!({"keys": [{"arn": cn_key, "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]}}]});
+    let bad = write_world(&dir, &bad);
+    let out = keyward(&["validate", &bad], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        (text(&out.stdout) + &text(&out.stderr)).contains("partition"),
+        "{}",
+        text(&out.stderr)
+    );
+    // STS ARNs have no Region, and session names no '/' or ':'.
+    for p in [
+        "arn:aws:sts:us-east-1:111122223333:assumed-role/r/s",
+        "arn:aws:sts::111122223333:assumed-role/r/s/x",
+        "arn:aws:sts::111122223333:assumed-role/r/s:x",
+    ] {
+        let (code, out) = check_one(&world, req(p));
+        assert_eq!(code, Some(2), "{p}: {out}");
+        assert!(!out.contains("Allow"), "{p}: {out}");
+    }
+}
+
+#[test]
+fn alias_operations_stay_in_the_callers_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = "arn:aws:kms:us-west-2:444455556666:key/o";
+    let world = write_world(
+        &dir,
+        &serde_json::json!({"keys": [
+            {"arn": KEY, "aliases": ["alias/app"], "policy": open_key(KEY)["policy"]},
+            {"arn": other, "policy": open_key(other)["policy"]}],
+          "principals": [{"arn": "arn:aws:iam::111122223333:user/alice", "policies": [
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}]},
+            {"arn": "arn:aws:iam::444455556666:user/mallory", "policies": [
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}]}]}),
+    );
+    let req = |principal: &str, alias: &str, target: &str| {
+        serde_json::json!({"principal": principal, "action": "kms:CreateAlias",
+            "resource": alias, "target_key": target})
+    };
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let (_, out) = check_one(
+        &world,
+        req(alice, "arn:aws:kms:us-west-2:111122223333:alias/new", KEY),
+    );
+    assert!(out.contains("\"Allow\""), "{out}");
+    // An alias in another account.
+    let (_, out) = check_one(
+        &world,
+        req(
+            "arn:aws:iam::444455556666:user/mallory",
+            "arn:aws:kms:us-west-2:111122223333:alias/new",
+            KEY,
+        ),
+    );
+    assert!(
+        out.contains("ImplicitDeny") && out.contains("cross accounts"),
+        "{out}"
+    );
+    // A target named by an alias ARN.
+    let (_, out) = check_one(
+        &world,
+        req(
+            alice,
+            "arn:aws:kms:us-west-2:111122223333:alias/new",
+            "arn:aws:kms:us-west-2:111122223333:alias/app",
+        ),
+    );
+    assert!(
+        out.contains("ImplicitDeny") && out.contains("key ARN"),
+        "{out}"
+    );
+    // UpdateAlias to a key of another account.
+    let up = serde_json::json!({"principal": alice, "action": "kms:UpdateAlias",
+        "resource": "arn:aws:kms:us-west-2:111122223333:alias/app", "target_key": other});
+    let (_, out) = check_one(&world, up);
+    assert!(out.contains("ImplicitDeny"), "{out}");
+}
+
+#[test]
+fn odd_key_arns_are_load_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    for arn in [
+        format!(
+            "arn:aws:kms:us-west-2:111122223333:key/{}",
+            "k".repeat(70_000)
+        ),
+        format!("arn:aws:kms:{}:111122223333:key/k", "é".repeat(40_000)),
+        "arn:aws:kms:us-west-2:111122223333:key/é".to_owned(),
+    ] {
+        let world = write_world(&dir, &serde_json::json!({"keys": [open_key(&arn)]}));
+        let out = keyward(&["validate", &world], None);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("field arn"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn every_json_entry_of_a_world_directory_must_be_readable() {
+    let good = serde_json::json!({"keys": [open_key(KEY)]}).to_string();
+    type Make = Box<dyn Fn(&std::path::Path)>;
+    let cases: Vec<(&str, Make)> = vec![
+        (
+            "dangling",
+            Box::new(|d| std::os::unix::fs::symlink(d.join("gone.txt"), d.join("b.json")).unwrap()),
+        ),
+        (
+            "directory",
+            Box::new(|d| std::fs::create_dir(d.join("b.json")).unwrap()),
+        ),
+        (
+            "FIFO",
+            Box::new(|d| {
+                let p = std::ffi::CString::new(d.join("b.json").to_str().unwrap()).unwrap();
+                assert_eq!(unsafe { libc::mkfifo(p.as_ptr(), 0o600) }, 0);
+            }),
+        ),
+    ];
+    for (what, make) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.json"), &good).unwrap();
+        make(dir.path());
+        // A FIFO would block a reader forever: the command must return, with an error.
+        let out = keyward(&["validate", dir.path().to_str().unwrap()], None);
+        let all = text(&out.stdout) + &text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {all}");
+        assert!(all.contains("b.json"), "{what}: {all}");
+        // A FIFO given directly is refused the same way.
+        if what == "FIFO" {
+            let out = keyward(
+                &["validate", dir.path().join("b.json").to_str().unwrap()],
+                None,
+            );
+            assert_eq!(out.status.code(), Some(2));
+        }
+    }
+}
+
+#[test]
+fn byte_order_marks_are_accepted_and_bad_utf8_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.json");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(
+        serde_json::json!({"keys": [open_key(KEY)]})
+            .to_string()
+            .as_bytes(),
+    );
+    std::fs::write(&path, &bytes).unwrap();
+    let req = serde_json::json!({"principal": "arn:aws:iam::111122223333:root",
+        "action": "kms:Decrypt", "resource": KEY});
+    let (code, out) = check_one(path.to_str().unwrap(), req);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("\"Allow\""), "{out}");
+    std::fs::write(&path, b"{\"keys\": [\n  \"\xff\"]}").unwrap();
+    let out = keyward(&["validate", path.to_str().unwrap()], None);
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("line 2, column 4"), "{all}");
+}
