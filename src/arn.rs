@@ -114,7 +114,7 @@ impl Caller {
                 kind: CallerKind::Root,
             });
         }
-        let Some([_, partition, service, _region, account, resource]) = split_arn(text) else {
+        let Some([_, partition, service, region, account, resource]) = split_arn(text) else {
             if !text.is_empty() && !text.contains(['*', '?', ':', '/', ' ']) && text.contains('.') {
                 return Ok(Caller {
                     arn: text.into(),
@@ -137,6 +137,25 @@ impl Caller {
         if text.contains(['*', '?']) {
             return Err(format!("principal {text:?} contains a wildcard"));
         }
+        if !region.is_empty() && matches!(service, "iam" | "sts") {
+            return Err(format!(
+                "principal {text:?} has Region {region:?}: IAM and STS ARNs have none"
+            ));
+        }
+        if !partition.starts_with("aws")
+            || !partition
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-')
+        {
+            return Err(format!(
+                "principal {text:?} has partition {partition:?}, not an AWS partition"
+            ));
+        }
+        if text.len() > 2048 {
+            return Err(
+                "principal is longer than 2048 bytes, the most AWS accepts for an ARN".into(),
+            );
+        }
         let kind = match (service, resource.split_once('/')) {
             ("iam", None) if resource == "root" => CallerKind::Root,
             ("iam", Some(("user", path))) if !path.is_empty() => CallerKind::User {
@@ -146,6 +165,11 @@ impl Caller {
                 name: last_segment(path).into(),
             },
             ("sts", Some(("assumed-role", rest))) => match rest.split_once('/') {
+                Some((_, session)) if session.contains(['/', ':']) => {
+                    return Err(format!(
+                        "principal {text:?}: a role session name has no '/' or ':'"
+                    ))
+                }
                 Some((role, session)) if !role.is_empty() && !session.is_empty() => {
                     CallerKind::AssumedRole {
                         role: role.into(),

@@ -38,9 +38,76 @@ pub struct Component<'a> {
 }
 
 /// Splits a request into its components, resolving aliases against the world. An error says why
-/// the request cannot be authorized at all (unknown key or alias, reserved alias name); callers
-/// answer it with an implicit deny.
+/// the request cannot be authorized at all (unknown key or alias, reserved alias name, a context
+/// key contradicting what keyward derives); callers answer it with an implicit deny.
 pub fn components<'a>(world: &'a World, req: &'a Request) -> Result<Vec<Component<'a>>, String> {
+    let comps = split(world, req)?;
+    if !req.caller.is_service() {
+        if let Some(k) = comps
+            .iter()
+            .filter_map(|c| c.key)
+            .find(|k| k.partition != req.caller.partition)
+        {
+            return Err(format!(
+                "the caller is in partition {} and key {} in partition {}: a request never \
+                 crosses partitions",
+                req.caller.partition, k.arn, k.partition
+            ));
+        }
+        if let Some(c) = comps.iter().find(|c| {
+            c.kind == ComponentKind::Alias
+                && split_arn(&c.resource).is_some_and(|p| p[1] != req.caller.partition)
+        }) {
+            return Err(format!(
+                "the caller is in partition {} and alias {} is not: a request never crosses \
+                 partitions",
+                req.caller.partition, c.resource
+            ));
+        }
+    }
+    if claims_derived_facts(req) {
+        for comp in &comps {
+            if let Some(c) = Context::build(world, req, comp)
+                .conflicts
+                .into_iter()
+                .next()
+            {
+                return Err(c);
+            }
+        }
+    }
+    Ok(comps)
+}
+
+/// Whether two values are equal, sets compared without regard to order.
+fn same_value(a: &ContextValue, b: &ContextValue) -> bool {
+    match (a, b) {
+        (ContextValue::Multi(x), ContextValue::Multi(y)) => {
+            let (mut x, mut y) = (x.clone(), y.clone());
+            x.sort();
+            y.sort();
+            x == y
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether the request's context gives a key keyward derives itself, which
+/// [`components`] then checks against the derived value.
+pub fn claims_derived_facts(req: &Request) -> bool {
+    req.context
+        .iter()
+        .any(|(k, _)| crate::context_keys::is_derived_fact(&k.to_ascii_lowercase()))
+}
+
+fn show(v: &ContextValue) -> String {
+    match v {
+        ContextValue::Single(s) => format!("{s:?}"),
+        ContextValue::Multi(m) => format!("{m:?}"),
+    }
+}
+
+fn split<'a>(world: &'a World, req: &'a Request) -> Result<Vec<Component<'a>>, String> {
     match req.action {
         RequestAction::ReEncrypt => {
             let dest = req.destination.as_deref().unwrap_or("");
@@ -164,6 +231,14 @@ fn alias_components<'a>(
             ))
         }
     };
+    let alias_parts = split_arn(&req.resource).expect("an alias ARN");
+    if !req.caller.is_service() && alias_parts[4] != req.caller.account {
+        return Err(format!(
+            "{name} on alias {} in account {} by a caller of account {}: alias operations never \
+             cross accounts",
+            req.resource, alias_parts[4], req.caller.account
+        ));
+    }
     if alias_name.starts_with("alias/aws/") {
         return Err(format!(
             "{alias_name} is reserved for AWS managed keys; {name} is not permitted on it"
@@ -198,7 +273,19 @@ fn alias_components<'a>(
             .target_key
             .as_deref()
             .ok_or_else(|| format!("{name} needs target_key, the key the alias is to point to"))?;
+        if !matches!(split_arn(target), Some([_, _, "kms", _, _, r]) if r.starts_with("key/")) {
+            return Err(format!(
+                "{name} needs target_key as a key ARN, not {target:?}: an alias cannot point to \
+                 another alias"
+            ));
+        }
         let (key, _) = resolve_key(world, target)?;
+        if key.account != alias_parts[4] || key.region != alias_parts[3] {
+            return Err(format!(
+                "{name}: alias {} and target key {} must be in the same account and Region",
+                req.resource, key.arn
+            ));
+        }
         out.push(key_component(
             action,
             key,
@@ -232,6 +319,8 @@ pub struct Context {
     values: HashMap<String, ContextValue>,
     /// The key has more aliases than the quota: `kms:ResourceAliases` conditions fail closed.
     pub aliases_over_quota: bool,
+    /// Keys the request's context gave with a value other than the one keyward derives.
+    conflicts: Vec<String>,
 }
 
 impl Context {
@@ -259,7 +348,23 @@ impl Context {
     }
 
     fn derive(&mut self, key: &str, value: ContextValue) {
-        self.values.entry(key.to_ascii_lowercase()).or_insert(value);
+        let lower = key.to_ascii_lowercase();
+        match self.values.get(&lower) {
+            Some(given)
+                if !same_value(given, &value) && crate::context_keys::is_derived_fact(&lower) =>
+            {
+                self.conflicts.push(format!(
+                    "the request's context gives {key} as {} but keyward derives {} from the \
+                     caller, the key and the world; a request may not override it",
+                    show(given),
+                    show(&value)
+                ));
+            }
+            Some(_) => {}
+            None => {
+                self.values.insert(lower, value);
+            }
+        }
     }
 
     fn derive_str(&mut self, key: &str, value: &str) {

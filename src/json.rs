@@ -6,12 +6,57 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Parses `text` as one JSON value, rejecting duplicate object keys.
+/// Parses `text` as one JSON value, rejecting duplicate object keys. A leading UTF-8 byte order
+/// mark, which some editors write, is skipped.
 pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut de = serde_json::Deserializer::from_str(text);
     let StrictValue(value) = StrictValue::deserialize(&mut de)?;
     de.end()?;
     Ok(value)
+}
+
+/// `bytes` as UTF-8 text without a leading byte order mark; invalid UTF-8 is an error giving
+/// the line, column and byte offset of the first bad byte.
+pub fn utf8_text(bytes: &[u8]) -> Result<&str, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        // Valid UTF-8 up to `at`: count characters for the column.
+        let column =
+            std::str::from_utf8(&before[line_start..]).map_or(0, |t| t.chars().count()) + 1;
+        format!("not valid UTF-8 at line {line}, column {column} (byte {at})")
+    })
+}
+
+/// Reads a text file: it must be a regular file (a FIFO would block the reader forever; a
+/// directory or a dangling symbolic link cannot be read), in UTF-8, with or without a byte order
+/// mark. The error says why, without the path (callers name the file).
+pub fn read_text_file(path: &std::path::Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            format!("cannot read: a symbolic link whose target cannot be read: {e}")
+        } else {
+            format!("cannot read: {e}")
+        }
+    })?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Err("cannot read: a directory, not a file".into());
+    }
+    if !ft.is_file() {
+        return Err("cannot read: not a regular file (a FIFO, socket or device)".into());
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    utf8_text(&bytes)
+        .map(str::to_owned)
+        .map_err(|e| format!("cannot read: {e}"))
 }
 
 /// How an error message names the type of a JSON value ("a string", "an array", …).
@@ -49,14 +94,15 @@ pub fn files_under(
             .collect();
         entries.sort();
         for p in entries {
-            if p.is_dir() {
-                walk(&p, extensions, out)?;
-            } else if p
-                .extension()
+            // A `*.json` entry is listed whatever it is, so that a directory, FIFO or dangling
+            // link by that name is reported by its reader rather than silently left out.
+            if p.extension()
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| extensions.contains(&e))
             {
                 out.push(p);
+            } else if p.is_dir() {
+                walk(&p, extensions, out)?;
             }
         }
         Ok(())
@@ -129,6 +175,16 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_order_mark_is_skipped_and_bad_utf8_located() {
+        assert_eq!(parse("\u{feff}{\"a\": 1}").unwrap()["a"], 1);
+        assert_eq!(utf8_text(b"\xEF\xBB\xBF{}").unwrap(), "{}");
+        let e = utf8_text(b"{\n  \"a\": \"\xff\"}").unwrap_err();
+        assert!(e.contains("line 2, column 9 (byte 10)"), "{e}");
+    }
+
     #[test]
     fn rejects_duplicate_keys_anywhere() {
         assert!(super::parse(r#"{"a": 1, "b": {"c": 1, "c": 2}}"#)

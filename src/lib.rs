@@ -21,6 +21,7 @@ pub mod arn;
 pub mod bench;
 pub mod cli;
 pub mod context;
+pub mod context_keys;
 pub mod decision;
 pub mod engine;
 pub mod gen;

@@ -324,38 +324,34 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// Reads the request's context: every known key is checked against its type (see
+/// [`crate::context_keys`]); one key written twice in different case, or an encryption-context key
+/// (which only `encryption_context` may give), is an error naming the key.
 fn context_values(m: &Map<String, Value>) -> Result<Vec<(String, ContextValue)>, RequestError> {
-    let mut out = Vec::with_capacity(m.len());
+    let mut out: Vec<(String, ContextValue)> = Vec::with_capacity(m.len());
     for (k, v) in m {
         let field = format!("context.{k}");
-        let value = match v {
-            Value::Array(items) => ContextValue::Multi(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| {
-                        scalar(item).ok_or_else(|| {
-                            err(
-                                &format!("{field}[{i}]"),
-                                format!(
-                                    "must be a string, number or boolean, found {}",
-                                    type_name(item)
-                                ),
-                            )
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            v => ContextValue::Single(scalar(v).ok_or_else(|| {
-                err(
-                    &field,
-                    format!(
-                        "must be a string, number, boolean or array, found {}",
-                        type_name(v)
-                    ),
-                )
-            })?),
-        };
+        if let Some((first, _)) = out.iter().find(|(o, _)| o.eq_ignore_ascii_case(k)) {
+            return Err(err(
+                &field,
+                format!("the same condition key as context.{first} (key names ignore case); give it once"),
+            ));
+        }
+        if crate::context_keys::is_encryption_context_key(&k.to_ascii_lowercase()) {
+            return Err(err(
+                &field,
+                "an encryption-context key comes from encryption_context (or \
+                 destination_encryption_context), not from context",
+            ));
+        }
+        let value = crate::context_keys::read_value(k, v).map_err(|e| {
+            if let Some(rest) = e.strip_prefix('[') {
+                let (i, msg) = rest.split_once("] ").unwrap_or((rest, ""));
+                err(&format!("{field}[{i}]"), msg)
+            } else {
+                err(&field, e)
+            }
+        })?;
         out.push((k.clone(), value));
     }
     Ok(out)
@@ -371,6 +367,13 @@ fn string_pairs(
             .iter()
             .map(|(k, v)| {
                 // Encryption-context values are strings; a number is compared as its text (E40).
+                let max = crate::context_keys::MAX_VALUE_BYTES;
+                if k.len() > max || scalar(v).is_some_and(|s| s.len() > max) {
+                    return Err(err(
+                        &format!("{field}.{k}"),
+                        format!("longer than {max} bytes"),
+                    ));
+                }
                 scalar(v).map(|s| (k.clone(), s)).ok_or_else(|| {
                     err(
                         &format!("{field}.{k}"),

@@ -73,9 +73,9 @@ pub fn validate_file(file: &Path, kind: Kind, options: &ParseOptions) -> Vec<Fin
             message,
         }]
     };
-    let text = match std::fs::read_to_string(file) {
+    let text = match crate::json::read_text_file(file) {
         Ok(t) => t,
-        Err(e) => return error(format!("cannot read: {e}")),
+        Err(e) => return error(e),
     };
     let value = match crate::json::parse(&text) {
         Ok(v) => v,

@@ -339,7 +339,7 @@ pub struct CKey {
     /// The error cryptographic operations meet when the key is not enabled.
     pub state_error: Option<&'static str>,
     /// Where the key ARN's first five colons are, so checks never split it again.
-    pub colons: [u16; 5],
+    pub colons: [u32; 5],
     /// The key's account as a number ([`account_number`]).
     pub account: Option<u64>,
 }
@@ -347,7 +347,7 @@ pub struct CKey {
 impl CKey {
     /// The key ARN split into its six parts.
     pub fn parts<'a>(&self, arn: &'a str) -> [&'a str; 6] {
-        let c = self.colons.map(usize::from);
+        let c = self.colons.map(|c| c as usize);
         [
             &arn[..c[0]],
             &arn[c[0] + 1..c[1]],
@@ -503,9 +503,10 @@ pub fn compile(world: &World) -> Tables {
             "Disabled" => Some("DisabledException"),
             _ => Some("KMSInvalidStateException"),
         };
-        let mut colons = [0u16; 5];
+        let mut colons = [0u32; 5];
         for (slot, (i, _)) in colons.iter_mut().zip(key.arn.match_indices(':')) {
-            *slot = i as u16;
+            // Key ARNs are at most 2,048 bytes (checked at load); u32 holds any offset anyway.
+            *slot = u32::try_from(i).unwrap_or(u32::MAX);
         }
         keys.push(CKey {
             policy,

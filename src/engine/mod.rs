@@ -262,9 +262,16 @@ impl Engine {
             caller: &request.caller,
             res: *res,
         };
-        if let (RequestAction::One(action), Some((k, by_alias))) = (request.action, res.key) {
-            // The common case: one action on one key.
+        let plain = !context::claims_derived_facts(request);
+        if let (RequestAction::One(action), Some((k, by_alias)), true) =
+            (request.action, res.key, plain)
+        {
+            // The common case: one action on one key, with no derived key claimed by the request.
             let key = &self.world.keys[k as usize];
+            if !request.caller.is_service() && key.partition != request.caller.partition {
+                // Never across partitions (`context::components` says why).
+                return Verdict::deny(Outcome::ImplicitDeny);
+            }
             let info = actions::info(action);
             let alias = if by_alias && info.request_alias {
                 crate::arn::split_arn(&request.resource).map(|p| p[5])

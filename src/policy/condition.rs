@@ -256,95 +256,6 @@ pub struct Condition {
     pub values: Vec<CondValue>,
 }
 
-/// The `kms:` and `aws:` condition keys AWS defines for KMS requests, as AWS spells them. Names
-/// ending in `:` or `/` are prefixes (`kms:EncryptionContext:<key>`, `aws:PrincipalTag/<key>`).
-/// A policy naming a `kms:` or `aws:` key outside this list gets a warning: such a key is never
-/// in a request, so the condition can only match through `IfExists` or `Null`.
-pub const KNOWN_KEYS: &[&str] = &[
-    "kms:BypassPolicyLockoutSafetyCheck",
-    "kms:CallerAccount",
-    "kms:CustomerMasterKeySpec",
-    "kms:CustomerMasterKeyUsage",
-    "kms:DataKeyPairSpec",
-    "kms:EncryptionAlgorithm",
-    "kms:EncryptionContext:",
-    "kms:EncryptionContextKeys",
-    "kms:ExpirationModel",
-    "kms:GrantConstraintSourceArn",
-    "kms:GrantConstraintType",
-    "kms:GrantIsForAWSResource",
-    "kms:GrantOperations",
-    "kms:GranteePrincipal",
-    "kms:GranteeServicePrincipal",
-    "kms:KeyAgreementAlgorithm",
-    "kms:KeyOrigin",
-    "kms:KeySpec",
-    "kms:KeyUsage",
-    "kms:MacAlgorithm",
-    "kms:MessageType",
-    "kms:MultiRegion",
-    "kms:MultiRegionKeyType",
-    "kms:PrimaryRegion",
-    "kms:ReEncryptOnSameKey",
-    "kms:RecipientAttestation:",
-    "kms:ReplicaRegion",
-    "kms:RequestAlias",
-    "kms:ResourceAliases",
-    "kms:RetiringPrincipal",
-    "kms:RetiringServicePrincipal",
-    "kms:RotationPeriodInDays",
-    "kms:ScheduleKeyDeletionPendingWindowInDays",
-    "kms:SigningAlgorithm",
-    "kms:TrailingDaysWithoutKeyUsage",
-    "kms:ValidTo",
-    "kms:ViaService",
-    "kms:WrappingAlgorithm",
-    "kms:WrappingKeySpec",
-    "aws:CalledVia",
-    "aws:CalledViaFirst",
-    "aws:CalledViaLast",
-    "aws:CurrentTime",
-    "aws:Ec2InstanceSourcePrivateIPv4",
-    "aws:Ec2InstanceSourceVpc",
-    "aws:EpochTime",
-    "aws:FederatedProvider",
-    "aws:MultiFactorAuthAge",
-    "aws:MultiFactorAuthPresent",
-    "aws:PrincipalAccount",
-    "aws:PrincipalArn",
-    "aws:PrincipalIsAWSService",
-    "aws:PrincipalOrgID",
-    "aws:PrincipalOrgPaths",
-    "aws:PrincipalServiceName",
-    "aws:PrincipalServiceNamesList",
-    "aws:PrincipalTag/",
-    "aws:PrincipalType",
-    "aws:referer",
-    "aws:RequestedRegion",
-    "aws:RequestTag/",
-    "aws:ResourceAccount",
-    "aws:ResourceOrgID",
-    "aws:ResourceOrgPaths",
-    "aws:ResourceTag/",
-    "aws:SecureTransport",
-    "aws:SourceAccount",
-    "aws:SourceArn",
-    "aws:SourceIdentity",
-    "aws:SourceIp",
-    "aws:SourceOrgID",
-    "aws:SourceOrgPaths",
-    "aws:SourceVpc",
-    "aws:SourceVpcArn",
-    "aws:SourceVpce",
-    "aws:TagKeys",
-    "aws:TokenIssueTime",
-    "aws:UserAgent",
-    "aws:userid",
-    "aws:username",
-    "aws:ViaAWSService",
-    "aws:VpcSourceIp",
-];
-
 /// For a `kms:` or `aws:` condition key AWS does not define, a warning naming the closest key
 /// that it does; `None` for known keys and for other services' keys.
 pub fn unknown_key_warning(key: &str) -> Option<String> {
@@ -352,21 +263,14 @@ pub fn unknown_key_warning(key: &str) -> Option<String> {
     if !(lower.starts_with("kms:") || lower.starts_with("aws:")) {
         return None;
     }
-    let known = KNOWN_KEYS.iter().any(|k| {
-        let k = k.to_ascii_lowercase();
-        if k.ends_with(':') || k.ends_with('/') {
-            lower.len() > k.len() && lower.starts_with(&k)
-        } else {
-            lower == k
-        }
-    });
-    if known {
+    if crate::context_keys::lookup(key).is_some() {
         return None;
     }
     // A misspelt prefix key (`aws:PrincipalTags/team`) is compared on its prefix alone.
     let (head, _) = key.split_once('/').map_or((key, ""), |(h, t)| (h, t));
-    let hint = crate::suggest::closest(head, KNOWN_KEYS.iter().map(|k| k.trim_end_matches('/')))
-        .or_else(|| crate::suggest::closest(key, KNOWN_KEYS.iter().copied()));
+    let names = || crate::context_keys::KEYS.iter().map(|d| d.name);
+    let hint = crate::suggest::closest(head, names().map(|k| k.trim_end_matches('/')))
+        .or_else(|| crate::suggest::closest(key, names()));
     Some(format!(
         "{key:?} is not a condition key AWS defines for KMS requests: a request never carries it{}",
         hint.map(|h| format!("; did you mean {h:?}?"))

@@ -57,9 +57,13 @@ impl World {
         if meta.is_dir() {
             let entries = std::fs::read_dir(path)
                 .map_err(|e| LoadError::one(&shown, format!("cannot read directory: {e}")))?;
-            for entry in entries.flatten() {
+            for entry in entries {
+                let entry = entry
+                    .map_err(|e| LoadError::one(&shown, format!("cannot read directory: {e}")))?;
                 let p = entry.path();
-                if p.extension().is_some_and(|e| e == "json") && p.is_file() {
+                if p.extension().is_some_and(|e| e == "json") {
+                    // Every *.json entry is part of the world: one that cannot be read as a
+                    // regular file is an error, never a smaller world.
                     files.push(p);
                 }
             }
@@ -76,8 +80,9 @@ impl World {
         let mut builder = Builder::new(*options);
         for file in &files {
             let name = file.display().to_string();
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| LoadError::one(&name, format!("cannot read: {e}")))?;
+            // Every *.json entry is part of the world: one that cannot be read as a regular file
+            // is an error, never a smaller world.
+            let text = crate::json::read_text_file(file).map_err(|e| LoadError::one(&name, e))?;
             let value = crate::json::parse(&text)
                 .map_err(|e| LoadError::one(&name, format!("invalid JSON: {e}")))?;
             builder.add(&value, &name);
@@ -98,6 +103,66 @@ impl World {
             .map_err(|e| LoadError::one(source, format!("invalid JSON: {e}")))?;
         World::from_value(&value, source)
     }
+}
+
+/// The longest ARN AWS accepts (IAM and KMS identifiers are at most 2,048 characters).
+pub const MAX_ARN_BYTES: usize = 2048;
+
+/// The partition of `arn` as written, if it is an ARN.
+fn partition_of(arn: &str) -> Option<&str> {
+    split_arn(arn).map(|p| p[1])
+}
+
+/// Every `AWS` principal written in a policy document's statements, with its statement index.
+fn policy_principals(doc: &Value) -> Vec<(usize, String)> {
+    let parsed;
+    let doc = match doc {
+        Value::String(s) => match crate::json::parse(s) {
+            Ok(v) => {
+                parsed = v;
+                &parsed
+            }
+            Err(_) => return Vec::new(),
+        },
+        v => v,
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (i, st) in statements.into_iter().enumerate() {
+        for field in ["Principal", "NotPrincipal"] {
+            let Some(aws) = st.get(field).and_then(|p| p.get("AWS")) else {
+                continue;
+            };
+            match aws {
+                Value::String(s) => out.push((i, s.clone())),
+                Value::Array(items) => out.extend(
+                    items
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .map(|s| (i, s.to_owned())),
+                ),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Whether a partition name reads as one (`aws`, `aws-cn`, `aws-us-gov`, ...).
+fn is_partition(p: &str) -> bool {
+    p.starts_with("aws") && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
+/// Whether a Region name reads as one (`us-east-1`).
+fn is_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 64
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The fields of a grant in a world: those of a ListGrants entry.
@@ -154,8 +219,10 @@ impl Builder {
 
     fn finish(mut self) -> Result<World, LoadError> {
         self.finish_guardrails();
+        let keys: std::collections::HashSet<&str> =
+            self.world.keys.iter().map(|k| k.arn.as_str()).collect();
         for (i, g) in self.world.grants.iter().enumerate() {
-            if !self.world.keys.iter().any(|k| k.arn == g.key) {
+            if !keys.contains(g.key.as_str()) {
                 self.errors.push(Finding {
                     severity: Severity::Error,
                     place: format!("grants[{i}] ({}) field KeyId", g.grant_id),
@@ -443,16 +510,41 @@ impl Builder {
             );
             return;
         };
+        if arn.len() > MAX_ARN_BYTES {
+            self.error(
+                format!("{place} field arn"),
+                format!(
+                    "longer than {MAX_ARN_BYTES} bytes ({}), the most AWS accepts for an ARN",
+                    arn.len()
+                ),
+            );
+            return;
+        }
         if !res.starts_with("key/")
             || res.len() <= 4
             || !crate::arn::is_account_id(account)
-            || region.is_empty()
+            || !is_region(region)
+            || !is_partition(partition)
+            || !res.is_ascii()
         {
             self.error(
                 format!("{place} field arn"),
                 format!("{arn:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"),
             );
             return;
+        }
+        if let Some(doc) = o.get("policy") {
+            for (i, p) in policy_principals(doc) {
+                if let Some(other) = partition_of(&p).filter(|q| *q != partition) {
+                    self.error(
+                        format!("{place} policy statement {i} field Principal"),
+                        format!(
+                            "{p:?} is in partition {other}, the key in {partition}: a principal \
+                             never crosses partitions (MalformedPolicyDocumentException)"
+                        ),
+                    );
+                }
+            }
         }
         let policy = match o.get("policy") {
             Some(v) => self.policy(v, &format!("{place} policy"), PolicyKind::Key),
@@ -468,13 +560,17 @@ impl Builder {
         for (i, a) in aliases.iter().enumerate() {
             let name = a.strip_prefix("alias/").unwrap_or("");
             if name.is_empty()
+                || a.len() > 256
                 || !name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
             {
                 self.error(
                     format!("{place} field aliases[{i}]"),
-                    format!("{a:?} is not an alias name (alias/ followed by [A-Za-z0-9/_-])"),
+                    format!(
+                        "{a:?} is not an alias name (alias/ followed by [A-Za-z0-9/_-], \
+                         at most 256 characters)"
+                    ),
                 );
             }
         }
@@ -766,6 +862,25 @@ impl Builder {
         let (Some(key), Some(grantee)) = (key, grantee) else {
             return;
         };
+        let key_partition = partition_of(&key).unwrap_or("aws").to_owned();
+        for (field, p) in [
+            ("GranteePrincipal", o.get("GranteePrincipal")),
+            ("RetiringPrincipal", o.get("RetiringPrincipal")),
+        ] {
+            let Some(p) = p.and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(other) = partition_of(p).filter(|q| *q != key_partition) {
+                self.error(
+                    format!("{place} field {field}"),
+                    format!(
+                        "{p:?} is in partition {other}, the key in {key_partition}: a grant \
+                         never crosses partitions"
+                    ),
+                );
+                return;
+            }
+        }
         let key_account = split_arn(&key).map(|p| p[4].to_owned()).unwrap_or_default();
         let issuing_account = match issuing {
             Some(i) => match PrincipalEntry::parse_aws(&i) {
