@@ -2,6 +2,7 @@
 
 use super::{BAD_INPUT, OK};
 use crate::serve::auth::AdminToken;
+use crate::serve::decision_log::{LogOptions, Mask};
 use crate::serve::{self, Config};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,14 @@ pub struct Args {
     /// Append every decision to this file as JSON Lines (written off the request path).
     #[arg(long)]
     decision_log: Option<PathBuf>,
+    /// How the decision log writes encryption-context values: hash (sha256:<16 hex digits> of
+    /// each value), drop (left out) or none (as sent).
+    #[arg(long, value_enum, default_value_t = Mask::Hash)]
+    decision_log_mask: Mask,
+    /// Bytes of decisions that may wait for the decision-log writer; past this, decisions are
+    /// dropped from the log and counted in keyward_decision_log_dropped_total.
+    #[arg(long, default_value_t = crate::serve::decision_log::DEFAULT_QUEUE_BYTES)]
+    decision_log_queue_bytes: usize,
     /// Do not reload when the world file or directory changes (SIGHUP still reloads).
     #[arg(long)]
     no_watch: bool,
@@ -94,6 +103,10 @@ pub fn run(args: Args) -> u8 {
         parallel_batch_min: args.parallel_batch_min,
         reload_niceness: args.reload_niceness,
         decision_log: args.decision_log,
+        decision_log_options: LogOptions {
+            mask: args.decision_log_mask,
+            queue_bytes: args.decision_log_queue_bytes,
+        },
         watch: !args.no_watch,
         watch_debounce: Duration::from_millis(args.watch_debounce_ms),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),

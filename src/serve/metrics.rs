@@ -120,7 +120,7 @@ pub struct Metrics {
     latency: [Histogram; 2],
     /// Reloads by trigger (put, sighup, watch) and result (ok, failed).
     reloads: [[AtomicU64; 2]; 3],
-    /// Decision-log entries dropped because the writer fell behind.
+    /// Decision-log lines lost: the writer fell behind or the file could not be written.
     log_dropped: AtomicU64,
 }
 
@@ -160,9 +160,9 @@ impl Metrics {
         self.reloads[trigger as usize][usize::from(!ok)].fetch_add(1, Relaxed);
     }
 
-    /// Counts a decision-log entry that was dropped.
-    pub fn count_log_dropped(&self) {
-        self.log_dropped.fetch_add(1, Relaxed);
+    /// Counts `n` decision-log lines that were lost (queue full or write failed).
+    pub fn count_log_dropped(&self, n: u64) {
+        self.log_dropped.fetch_add(n, Relaxed);
     }
 
     /// Failed reloads so far, over every trigger.
@@ -251,7 +251,7 @@ impl Metrics {
             o,
             "keyward_decision_log_dropped_total",
             "counter",
-            "Decision-log entries dropped because the writer fell behind.",
+            "Decision-log lines lost: the queue was full or the file could not be written.",
         );
         let _ = writeln!(
             o,

@@ -22,7 +22,7 @@ pub mod status;
 use crate::engine::live::LiveEngine;
 use crate::engine::Engine;
 use auth::AdminToken;
-use decision_log::{DecisionLog, LogWriter};
+use decision_log::{DecisionIds, DecisionLog, LogOptions, LogWriter};
 use metrics::Metrics;
 use status::{Status, WorldOrigin};
 use std::fmt;
@@ -52,6 +52,8 @@ pub struct Config {
     pub reload_niceness: i32,
     /// Where to append the decision log, if anywhere.
     pub decision_log: Option<PathBuf>,
+    /// How the decision log masks encryption contexts and how much it may queue.
+    pub decision_log_options: LogOptions,
     /// Reload when the world file or directory changes.
     pub watch: bool,
     /// How long the world files must stay quiet after a change before it is reloaded.
@@ -80,6 +82,8 @@ pub struct Shared {
     pub live: LiveEngine,
     pub metrics: Arc<Metrics>,
     pub decision_log: Option<DecisionLog>,
+    /// Where decision ids come from.
+    pub ids: DecisionIds,
     pub admin_token: Option<AdminToken>,
     /// The world path reloads read.
     pub world_path: PathBuf,
@@ -110,6 +114,7 @@ impl Shared {
             live: LiveEngine::new(engine),
             metrics: Arc::new(Metrics::default()),
             decision_log: None,
+            ids: DecisionIds::new(),
             admin_token: None,
             status: Mutex::new(Status::new(
                 WorldOrigin {
@@ -144,6 +149,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     // while the world loads is handled as soon as the server is up.
     let hangups = reload::listen_for_sighup()
         .map_err(|e| ServeError(format!("cannot listen for SIGHUP: {e}")))?;
+    // SIGUSR1 (whose default action would end the process too) reopens the decision log.
+    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .map_err(|e| ServeError(format!("cannot listen for SIGUSR1: {e}")))?;
     let started = std::time::Instant::now();
     let world_path = config.world.clone();
     let (engine, found) = tokio::task::spawn_blocking(move || {
@@ -173,14 +181,29 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     shared.reload_niceness = config.reload_niceness;
     let mut log_writer: Option<LogWriter> = None;
     if let Some(path) = &config.decision_log {
-        let (log, writer) = DecisionLog::open(path, shared.metrics.clone())
-            .map_err(|e| ServeError(format!("cannot open decision log {}: {e}", path.display())))?;
+        let (log, writer) = DecisionLog::open(
+            path,
+            shared.metrics.clone(),
+            config.decision_log_options.clone(),
+        )
+        .map_err(|e| ServeError(format!("cannot open decision log {}: {e}", path.display())))?;
         shared.decision_log = Some(log);
         log_writer = Some(writer);
     }
     let shared = Arc::new(shared);
 
     let background = reload::spawn_signal_reloader(shared.clone(), hangups);
+    let reopener = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            while usr1.recv().await.is_some() {
+                if let Some(log) = &shared.decision_log {
+                    log.reopen();
+                    eprintln!("keyward serve: SIGUSR1: reopening the decision log");
+                }
+            }
+        })
+    };
     let watcher = if config.watch {
         Some(
             reload::watch(shared.clone(), config.watch_debounce)
@@ -277,6 +300,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     }
     background.abort();
     let _ = background.await;
+    reopener.abort();
+    let _ = reopener.await;
     if let Some(w) = watcher {
         w.stop().await;
     }
