@@ -1008,7 +1008,7 @@ fn lost_decision_log_lines_are_counted() {
         "{}",
         server.log()
     );
-    assert!(server.log().contains("cannot write the decision log"));
+    assert!(server.wait_for_log("cannot write the decision log", Duration::from_secs(10)));
     drop(server);
     // A queue bound smaller than one entry: every entry is dropped at once, none is queued.
     let dir = tempfile::tempdir().unwrap();
@@ -1028,4 +1028,42 @@ fn lost_decision_log_lines_are_counted() {
         &json!({"requests": [request("kms:Decrypt"), request("kms:Sign")]}),
     );
     assert_eq!(metric(&server), 2);
+}
+
+#[test]
+fn json_logs_and_process_and_reload_age_metrics() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch", "--log-format", "json"]);
+    server.signal("HUP");
+    assert!(
+        server.wait_for_log("unchanged", Duration::from_secs(20)),
+        "{}",
+        server.log()
+    );
+    let lines: Vec<Value> = server
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines
+        .iter()
+        .all(|l| l["level"].is_string() && l["message"].is_string()));
+    let reload = lines
+        .iter()
+        .find(|l| l["message"].as_str().unwrap().contains("unchanged"))
+        .unwrap();
+    assert_eq!(reload["outcome"], "unchanged", "{reload}");
+    assert_eq!(reload["trigger"], "sighup");
+    let metrics = server.get("/metrics").body;
+    for needle in [
+        "\nprocess_resident_memory_bytes ",
+        "\nprocess_open_fds ",
+        "\nprocess_cpu_seconds_total ",
+        "\nprocess_start_time_seconds ",
+        "\nkeyward_build_info{version=\"",
+        "\nkeyward_world_reload_age_seconds ",
+        "\nkeyward_ready 1\n",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
+    }
 }

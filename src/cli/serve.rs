@@ -62,15 +62,42 @@ pub struct Args {
     /// Seconds to wait for in-flight requests on shutdown (SIGTERM, Ctrl-C).
     #[arg(long, default_value_t = 10)]
     shutdown_grace_secs: u64,
+    /// How the server writes its own log lines to stderr: text, or json (one object a line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Seconds `/ready` keeps answering 200 while reloads from the world path fail (the old
     /// world keeps serving either way); 0 makes the server unready at the first failure.
     #[arg(long, default_value_t = 0)]
     ready_grace_secs: u64,
 }
 
+/// The format of the server's own log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// `<time> <LEVEL> <message> <fields>`, one event a line.
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `message` and the event's fields.
+    Json,
+}
+
+/// Sends the server's log events (info and above) to stderr in `format`.
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false)
+        .with_ansi(false);
+    // Fails only when a subscriber is already set (then events go there).
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 /// Runs the server until SIGTERM or Ctrl-C; exits 0 after a clean shutdown, 2 when it cannot
 /// start (bad world, address in use, unreadable token file).
 pub fn run(args: Args) -> u8 {
+    init_logging(args.log_format);
     let admin_token = match &args.admin_token_file {
         Some(path) => match AdminToken::from_file(path) {
             Ok(t) => Some(t),
@@ -88,8 +115,8 @@ pub fn run(args: Args) -> u8 {
     };
     if let Some(addr) = listen {
         if !addr.ip().is_loopback() && admin_token.is_none() {
-            eprintln!(
-                "keyward serve: warning: listening on {addr} beyond loopback without --admin-token-file; anyone who can reach it can replace the world"
+            tracing::warn!(
+                "listening on {addr} beyond loopback without --admin-token-file; anyone who can reach it can replace the world"
             );
         }
     }
@@ -126,7 +153,7 @@ pub fn run(args: Args) -> u8 {
     };
     match runtime.block_on(serve::run(config)) {
         Ok(()) => {
-            eprintln!("keyward serve: stopped");
+            tracing::info!("stopped");
             OK
         }
         Err(e) => {

@@ -241,8 +241,8 @@ impl Writer {
                 }
                 self.metrics.count_log_dropped(self.pending_lines);
                 if !self.failed {
-                    eprintln!(
-                        "keyward serve: cannot write the decision log {}: {err}; lines are dropped and counted in keyward_decision_log_dropped_total",
+                    tracing::error!(
+                        "cannot write the decision log {}: {err}; lines are dropped and counted in keyward_decision_log_dropped_total",
                         self.path.display()
                     );
                     self.failed = true;
@@ -274,8 +274,8 @@ impl Writer {
         }
         match open_append(&self.path) {
             Ok(file) => self.file = file,
-            Err(err) => eprintln!(
-                "keyward serve: cannot reopen the decision log {}: {err}; writing on to the open file",
+            Err(err) => tracing::error!(
+                "cannot reopen the decision log {}: {err}; writing on to the open file",
                 self.path.display()
             ),
         }

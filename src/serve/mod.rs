@@ -152,6 +152,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     // SIGUSR1 (whose default action would end the process too) reopens the decision log.
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
         .map_err(|e| ServeError(format!("cannot listen for SIGUSR1: {e}")))?;
+    metrics::mark_start();
     let started = std::time::Instant::now();
     let world_path = config.world.clone();
     let (engine, found) = tokio::task::spawn_blocking(move || {
@@ -199,7 +200,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             while usr1.recv().await.is_some() {
                 if let Some(log) = &shared.decision_log {
                     log.reopen();
-                    eprintln!("keyward serve: SIGUSR1: reopening the decision log");
+                    tracing::info!("SIGUSR1: reopening the decision log");
                 }
             }
         })
@@ -235,7 +236,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
                 .with_graceful_shutdown(stop)
                 .await
         });
-        eprintln!("keyward serve: listening on http://{bound}");
+        tracing::info!("listening on http://{bound}");
     }
     let mut socket_path = None;
     if let Some(path) = &config.unix {
@@ -253,7 +254,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
                 .with_graceful_shutdown(stop)
                 .await
         });
-        eprintln!("keyward serve: listening on unix:{}", path.display());
+        tracing::info!("listening on unix:{}", path.display());
     }
     drop(app);
     if servers.is_empty() {
@@ -264,8 +265,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     {
         let world = shared.live.load();
         let w = world.engine.world();
-        eprintln!(
-            "keyward serve: world version 1 from {}: {} keys, {} principals, {} grants",
+        tracing::info!(
+            "world version 1 from {}: {} keys, {} principals, {} grants",
             config.world.display(),
             w.keys.len(),
             w.principals.len(),
@@ -276,7 +277,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     // Serve until a shutdown signal or until a listener fails.
     let mut result = Ok(());
     tokio::select! {
-        () = shutdown => eprintln!("keyward serve: shutting down; draining in-flight requests"),
+        () = shutdown => tracing::info!("shutting down; draining in-flight requests"),
         Some(done) = servers.join_next() => {
             result = Err(ServeError(match done {
                 Ok(Ok(())) => "a listener stopped".into(),
@@ -291,8 +292,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     })
     .await;
     if drained.is_err() {
-        eprintln!(
-            "keyward serve: requests still open after {:?}; closing them",
+        tracing::warn!(
+            "requests still open after {:?}; closing them",
             config.shutdown_grace
         );
         servers.abort_all();
@@ -316,7 +317,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             .await
             .is_err()
         {
-            eprintln!("keyward serve: the decision log did not finish writing within 5 s");
+            tracing::warn!("the decision log did not finish writing within 5 s");
         }
     }
     result

@@ -509,10 +509,19 @@ async fn ready(State(s): State<Arc<Shared>>) -> Response {
 /// `GET /metrics`.
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let installed = s.live.snapshot();
+    let (age_seconds, ready) = {
+        let st = s.status();
+        (
+            st.confirmed.elapsed().as_secs_f64(),
+            st.ready(s.ready_grace),
+        )
+    };
     let gauges = WorldGauges {
         version: installed.version,
         loaded_at: unix_seconds(installed.engine.loaded_at),
         counts: count_list(&installed.engine),
+        age_seconds,
+        ready,
     };
     let text = s.metrics.render(&gauges);
     (

@@ -93,7 +93,9 @@ impl Server {
         if !unix_only {
             let log = server.log();
             let at = log.find("listening on http://").unwrap() + "listening on ".len();
-            server.base = log[at..].lines().next().unwrap().trim().to_owned();
+            // The address ends the line (text logs) or the message string (JSON logs).
+            let rest = log[at..].lines().next().unwrap();
+            server.base = rest.split('"').next().unwrap().trim().to_owned();
         }
         server
     }
