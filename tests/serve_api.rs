@@ -468,13 +468,22 @@ fn decision_log_records_every_decision_and_shutdown_is_clean() {
         &path,
         &["--no-watch", "--decision-log", log_path.to_str().unwrap()],
     );
-    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
-    assert_eq!(server.decide(&request("kms:Encrypt")), "ImplicitDeny");
+    let mut with_context = request("kms:Decrypt");
+    with_context["encryption_context"] = json!({"tenant": "acme-secret"});
+    let first = server.post("/v1/authorize", &with_context);
+    assert_eq!(first.json()["decision"], "Allow");
+    let second = server.post("/v1/authorize", &request("kms:Encrypt"));
+    assert_eq!(second.json()["decision"], "ImplicitDeny");
     let batch = server.post(
         "/v1/authorize/batch",
         &json!({"requests": [request("kms:Decrypt"), request("kms:Sign")]}),
     );
     assert_eq!(batch.status, 200);
+    let ids: Vec<String> = [&first, &second, &batch]
+        .iter()
+        .map(|a| a.decision_id.clone().expect("a decision id header"))
+        .collect();
+    assert!(ids[0] != ids[1] && ids[1] != ids[2], "{ids:?}");
     // A malformed request is answered but not logged as a decision.
     assert_eq!(
         call("POST", &server.url("/v1/authorize"), "{", None).status,
@@ -501,6 +510,22 @@ fn decision_log_records_every_decision_and_shutdown_is_clean() {
         decisions,
         ["Allow", "ImplicitDeny", "Allow", "ImplicitDeny"]
     );
+    let logged: Vec<&str> = lines
+        .iter()
+        .map(|l| l["decision_id"].as_str().unwrap())
+        .collect();
+    let batch_items = [format!("{}.0", ids[2]), format!("{}.1", ids[2])];
+    assert_eq!(
+        logged,
+        [&ids[0], &ids[1], &batch_items[0], &batch_items[1]],
+        "{text}"
+    );
+    // Encryption-context values are hashed by default.
+    assert!(!text.contains("acme-secret"), "{text}");
+    let masked = lines[0]["request"]["encryption_context"]["tenant"]
+        .as_str()
+        .unwrap();
+    assert!(masked.starts_with("sha256:"), "{masked}");
     for l in &lines {
         assert_eq!(l["world_version"], 1);
         assert!(l["latency_us"].is_u64());
@@ -884,4 +909,161 @@ fn a_file_vanishing_from_a_watched_directory_keeps_the_old_world() {
     );
     assert_eq!(server.version(), 1, "the same content again");
     assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+}
+
+#[test]
+fn the_decision_log_is_reopened_after_rotation_and_on_sigusr1() {
+    let (dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let log_path = dir.path().join("decisions.jsonl");
+    let mut server = Server::start(
+        &path,
+        &[
+            "--no-watch",
+            "--decision-log",
+            log_path.to_str().unwrap(),
+            "--decision-log-mask",
+            "drop",
+        ],
+    );
+    let lines = |p: &Path| -> Vec<Value> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let mut with_context = request("kms:Decrypt");
+    with_context["encryption_context"] = json!({"tenant": "acme"});
+    assert_eq!(server.decide(&with_context), "Allow");
+    assert!(wait_until(Duration::from_secs(10), || lines(&log_path)
+        .len()
+        == 1));
+    assert!(lines(&log_path)[0]["request"]
+        .get("encryption_context")
+        .is_none());
+
+    // Rename rotation: the writer notices the path names a new file and reopens it.
+    let rotated = dir.path().join("decisions.jsonl.1");
+    std::fs::rename(&log_path, &rotated).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            server.decide(&request("kms:Decrypt"));
+            std::thread::sleep(Duration::from_millis(50));
+            !lines(&log_path).is_empty()
+        }),
+        "{}",
+        server.log()
+    );
+    // Lines decided before the writer noticed went to the renamed file, whole.
+    let before = lines(&rotated);
+    assert!(!before.is_empty());
+    assert!(before[0]["request"].get("encryption_context").is_none());
+
+    // SIGUSR1 reopens at once (logrotate's postrotate).
+    let second = dir.path().join("decisions.jsonl.2");
+    std::fs::rename(&log_path, &second).unwrap();
+    server.signal("USR1");
+    assert!(server.wait_for_log("reopening", Duration::from_secs(10)));
+    let id = server
+        .post("/v1/authorize", &request("kms:Encrypt"))
+        .decision_id
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || lines(&log_path)
+            .iter()
+            .any(|l| l["decision_id"] == id.as_str())),
+        "{}",
+        server.log()
+    );
+    // An external truncate: the next line still starts at a line boundary.
+    std::fs::File::create(&log_path).unwrap();
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(20)).unwrap().success());
+    for l in std::fs::read_to_string(&log_path).unwrap().lines() {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
+        assert!(v["decision_id"].is_string());
+    }
+}
+
+#[test]
+fn lost_decision_log_lines_are_counted() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let metric = |server: &Server| -> u64 {
+        let text = server.get("/metrics").body;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("keyward_decision_log_dropped_total "))
+            .unwrap()
+            .to_owned();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    // A full disk (/dev/full answers every write with ENOSPC): every line is counted.
+    let server = Server::start(&path, &["--no-watch", "--decision-log", "/dev/full"]);
+    for _ in 0..3 {
+        assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || metric(&server) == 3),
+        "{}",
+        server.log()
+    );
+    assert!(server.wait_for_log("cannot write the decision log", Duration::from_secs(10)));
+    drop(server);
+    // A queue bound smaller than one entry: every entry is dropped at once, none is queued.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("d.jsonl");
+    let server = Server::start(
+        &path,
+        &[
+            "--no-watch",
+            "--decision-log",
+            log.to_str().unwrap(),
+            "--decision-log-queue-bytes",
+            "100",
+        ],
+    );
+    server.post(
+        "/v1/authorize/batch",
+        &json!({"requests": [request("kms:Decrypt"), request("kms:Sign")]}),
+    );
+    assert_eq!(metric(&server), 2);
+}
+
+#[test]
+fn json_logs_and_process_and_reload_age_metrics() {
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch", "--log-format", "json"]);
+    server.signal("HUP");
+    assert!(
+        server.wait_for_log("unchanged", Duration::from_secs(20)),
+        "{}",
+        server.log()
+    );
+    let lines: Vec<Value> = server
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines
+        .iter()
+        .all(|l| l["level"].is_string() && l["message"].is_string()));
+    let reload = lines
+        .iter()
+        .find(|l| l["message"].as_str().unwrap().contains("unchanged"))
+        .unwrap();
+    assert_eq!(reload["outcome"], "unchanged", "{reload}");
+    assert_eq!(reload["trigger"], "sighup");
+    let metrics = server.get("/metrics").body;
+    for needle in [
+        "\nprocess_resident_memory_bytes ",
+        "\nprocess_open_fds ",
+        "\nprocess_cpu_seconds_total ",
+        "\nprocess_start_time_seconds ",
+        "\nkeyward_build_info{version=\"",
+        "\nkeyward_world_reload_age_seconds ",
+        "\nkeyward_ready 1\n",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
+    }
 }

@@ -9,7 +9,8 @@
 # 4. batches of 100 (wrk): the most checks/s;
 # 5. single requests at a fixed rate of half the step-3 throughput (oha, corrected for
 #    coordinated omission): latency percentiles under a realistic load.
-# Installs wrk (Debian) and oha (crates.io) when they are missing. Every phase is bounded in time;
+# Needs wrk, oha, curl, python3 and awk, and installs nothing: it names what is missing and how to
+# get it (see "tools" below), then exits 2. Every phase is bounded in time;
 # the server is stopped on exit. Settings (environment): DURATION seconds per phase (10), KEYS
 # (1000), PRINCIPALS (500), REQUESTS (10000), PORT (18181), CONNECTIONS for single requests (32),
 # BATCH_CONNECTIONS (4), THREADS server worker threads (all cores), OUT (target/serve-bench),
@@ -30,18 +31,23 @@ BASE="http://127.0.0.1:${PORT}"
 mkdir -p "$OUT"
 
 # --- tools -------------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  echo "== installing wrk (Debian package)" >&2
-  apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
-fi
-if ! command -v oha >/dev/null; then
-  echo "== installing oha (cargo install oha --locked; a few minutes)" >&2
-  cargo install oha --locked >/dev/null
-fi
 export PATH="$HOME/.cargo/bin:$PATH"
-for tool in curl python3 awk; do
-  command -v "$tool" >/dev/null || { echo "load.sh needs $tool" >&2; exit 2; }
+missing=()
+declare -A how=(
+  [wrk]="the Debian package: apt-get install wrk"
+  [oha]="crates.io: cargo install oha --locked (a few minutes)"
+  [curl]="the Debian package: apt-get install curl"
+  [python3]="the Debian package: apt-get install python3"
+  [awk]="the Debian package: apt-get install gawk"
+)
+for tool in wrk oha curl python3 awk; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
 done
+if ((${#missing[@]})); then
+  echo "load.sh needs tools that are not installed:" >&2
+  for tool in "${missing[@]}"; do echo "  $tool: ${how[$tool]}" >&2; done
+  exit 2
+fi
 
 # --- build and data ----------------------------------------------------------------------------
 echo "== cargo build --release" >&2
@@ -61,15 +67,15 @@ PRELOAD=""
 if [[ "${ALLOCATOR:-}" == jemalloc ]]; then
   PRELOAD=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1 || true)
   if [[ -z "$PRELOAD" ]]; then
-    apt-get install -y -qq libjemalloc2 >/dev/null
-    PRELOAD=$(ls /usr/lib/*/libjemalloc.so.2 | head -1)
+    echo "ALLOCATOR=jemalloc needs Debian's libjemalloc2: apt-get install libjemalloc2" >&2
+    exit 2
   fi
 fi
 LD_PRELOAD="$PRELOAD" "$KEYWARD" "${SERVER_ARGS[@]}" 2>"$OUT/server.log" &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
-  curl -sf "$BASE/health" >/dev/null 2>&1 && break
+  curl -sf "$BASE/ready" >/dev/null 2>&1 && break
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/server.log" >&2; exit 1; }
   sleep 0.1
 done

@@ -4,7 +4,8 @@
 #   benches/serve/run.sh
 #
 # Results are printed and kept in target/serve-bench/{load,soak}-results.txt. See load.sh and
-# soak.sh for what each measures and the settings they take.
+# soak.sh for what each measures and the settings they take. Nothing is installed: load.sh needs
+# wrk and oha (plus curl, python3, awk) and, when one is missing, says how to get it and exits 2.
 set -euo pipefail
 cd "$(dirname "$0")"
 ./load.sh

@@ -2,6 +2,7 @@
 
 use super::{BAD_INPUT, OK};
 use crate::serve::auth::AdminToken;
+use crate::serve::decision_log::{LogOptions, Mask};
 use crate::serve::{self, Config};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,14 @@ pub struct Args {
     /// Append every decision to this file as JSON Lines (written off the request path).
     #[arg(long)]
     decision_log: Option<PathBuf>,
+    /// How the decision log writes encryption-context values: hash (sha256:<16 hex digits> of
+    /// each value), drop (left out) or none (as sent).
+    #[arg(long, value_enum, default_value_t = Mask::Hash)]
+    decision_log_mask: Mask,
+    /// Bytes of decisions that may wait for the decision-log writer; past this, decisions are
+    /// dropped from the log and counted in keyward_decision_log_dropped_total.
+    #[arg(long, default_value_t = crate::serve::decision_log::DEFAULT_QUEUE_BYTES)]
+    decision_log_queue_bytes: usize,
     /// Do not reload when the world file or directory changes (SIGHUP still reloads).
     #[arg(long)]
     no_watch: bool,
@@ -53,15 +62,42 @@ pub struct Args {
     /// Seconds to wait for in-flight requests on shutdown (SIGTERM, Ctrl-C).
     #[arg(long, default_value_t = 10)]
     shutdown_grace_secs: u64,
+    /// How the server writes its own log lines to stderr: text, or json (one object a line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Seconds `/ready` keeps answering 200 while reloads from the world path fail (the old
     /// world keeps serving either way); 0 makes the server unready at the first failure.
     #[arg(long, default_value_t = 0)]
     ready_grace_secs: u64,
 }
 
+/// The format of the server's own log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// `<time> <LEVEL> <message> <fields>`, one event a line.
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `message` and the event's fields.
+    Json,
+}
+
+/// Sends the server's log events (info and above) to stderr in `format`.
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false)
+        .with_ansi(false);
+    // Fails only when a subscriber is already set (then events go there).
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 /// Runs the server until SIGTERM or Ctrl-C; exits 0 after a clean shutdown, 2 when it cannot
 /// start (bad world, address in use, unreadable token file).
 pub fn run(args: Args) -> u8 {
+    init_logging(args.log_format);
     let admin_token = match &args.admin_token_file {
         Some(path) => match AdminToken::from_file(path) {
             Ok(t) => Some(t),
@@ -79,8 +115,8 @@ pub fn run(args: Args) -> u8 {
     };
     if let Some(addr) = listen {
         if !addr.ip().is_loopback() && admin_token.is_none() {
-            eprintln!(
-                "keyward serve: warning: listening on {addr} beyond loopback without --admin-token-file; anyone who can reach it can replace the world"
+            tracing::warn!(
+                "listening on {addr} beyond loopback without --admin-token-file; anyone who can reach it can replace the world"
             );
         }
     }
@@ -94,6 +130,10 @@ pub fn run(args: Args) -> u8 {
         parallel_batch_min: args.parallel_batch_min,
         reload_niceness: args.reload_niceness,
         decision_log: args.decision_log,
+        decision_log_options: LogOptions {
+            mask: args.decision_log_mask,
+            queue_bytes: args.decision_log_queue_bytes,
+        },
         watch: !args.no_watch,
         watch_debounce: Duration::from_millis(args.watch_debounce_ms),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
@@ -113,7 +153,7 @@ pub fn run(args: Args) -> u8 {
     };
     match runtime.block_on(serve::run(config)) {
         Ok(()) => {
-            eprintln!("keyward serve: stopped");
+            tracing::info!("stopped");
             OK
         }
         Err(e) => {

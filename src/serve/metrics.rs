@@ -120,7 +120,7 @@ pub struct Metrics {
     latency: [Histogram; 2],
     /// Reloads by trigger (put, sighup, watch) and result (ok, failed).
     reloads: [[AtomicU64; 2]; 3],
-    /// Decision-log entries dropped because the writer fell behind.
+    /// Decision-log lines lost: the writer fell behind or the file could not be written.
     log_dropped: AtomicU64,
 }
 
@@ -160,9 +160,9 @@ impl Metrics {
         self.reloads[trigger as usize][usize::from(!ok)].fetch_add(1, Relaxed);
     }
 
-    /// Counts a decision-log entry that was dropped.
-    pub fn count_log_dropped(&self) {
-        self.log_dropped.fetch_add(1, Relaxed);
+    /// Counts `n` decision-log lines that were lost (queue full or write failed).
+    pub fn count_log_dropped(&self, n: u64) {
+        self.log_dropped.fetch_add(n, Relaxed);
     }
 
     /// Failed reloads so far, over every trigger.
@@ -251,7 +251,7 @@ impl Metrics {
             o,
             "keyward_decision_log_dropped_total",
             "counter",
-            "Decision-log entries dropped because the writer fell behind.",
+            "Decision-log lines lost: the queue was full or the file could not be written.",
         );
         let _ = writeln!(
             o,
@@ -285,6 +285,37 @@ impl Metrics {
         for (kind, n) in &world.counts {
             let _ = writeln!(o, "keyward_world_objects{{kind=\"{kind}\"}} {n}");
         }
+        header(
+            o,
+            "keyward_world_reload_age_seconds",
+            "gauge",
+            "Seconds since the world was last loaded or confirmed from its source (start or a reload that did not fail).",
+        );
+        let _ = writeln!(
+            o,
+            "keyward_world_reload_age_seconds {:.3}",
+            world.age_seconds
+        );
+        header(
+            o,
+            "keyward_ready",
+            "gauge",
+            "1 when GET /ready answers 200, 0 while reloads from the world path fail.",
+        );
+        let _ = writeln!(o, "keyward_ready {}", u8::from(world.ready));
+        header(
+            o,
+            "keyward_build_info",
+            "gauge",
+            "Always 1; the labels name the keyward build.",
+        );
+        let _ = writeln!(
+            o,
+            "keyward_build_info{{version=\"{}\",rust_version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_PKG_RUST_VERSION")
+        );
+        render_process(o);
         out
     }
 }
@@ -301,8 +332,92 @@ pub fn outcome_index(outcome: Outcome) -> usize {
 /// The serving world as `/metrics` shows it.
 pub struct WorldGauges {
     pub version: u64,
+    /// When it was compiled, in seconds since the Unix epoch.
     pub loaded_at: f64,
     pub counts: Vec<(&'static str, usize)>,
+    /// Seconds since the last reload that applied or confirmed the world (or since start).
+    pub age_seconds: f64,
+    /// Whether `/ready` answers 200.
+    pub ready: bool,
+}
+
+/// When the process started serving, in seconds since the Unix epoch; set by [`mark_start`].
+static STARTED: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+/// Records the process start time for `process_start_time_seconds` (first call wins).
+pub fn mark_start() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let _ = STARTED.set(now);
+}
+
+/// The process figures Prometheus clients usually export, read from `/proc/self` (Linux);
+/// a figure that cannot be read is left out.
+fn render_process(o: &mut String) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // SAFETY: sysconf only reads its integer argument.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    // utime and stime are fields 14 and 15 of stat(5): 12 and 13 after the command name.
+    if let (Some(u), Some(s), true) = (fields.get(11), fields.get(12), ticks > 0) {
+        if let (Ok(u), Ok(s)) = (u.parse::<f64>(), s.parse::<f64>()) {
+            header(
+                o,
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time spent, in seconds.",
+            );
+            let _ = writeln!(o, "process_cpu_seconds_total {}", (u + s) / ticks as f64);
+        }
+    }
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    // SAFETY: sysconf only reads its integer argument.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if let Some(Ok(pages)) = statm.split_whitespace().nth(1).map(str::parse::<u64>) {
+        header(
+            o,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size, in bytes.",
+        );
+        let _ = writeln!(
+            o,
+            "process_resident_memory_bytes {}",
+            pages * page.max(0) as u64
+        );
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        header(o, "process_open_fds", "gauge", "Open file descriptors.");
+        let _ = writeln!(o, "process_open_fds {}", dir.count());
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        header(
+            o,
+            "process_max_fds",
+            "gauge",
+            "The limit on open file descriptors.",
+        );
+        let _ = writeln!(o, "process_max_fds {}", limit.rlim_cur);
+    }
+    if let Some(started) = STARTED.get() {
+        header(
+            o,
+            "process_start_time_seconds",
+            "gauge",
+            "When the process started, in seconds since the Unix epoch.",
+        );
+        let _ = writeln!(o, "process_start_time_seconds {started}");
+    }
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -324,7 +439,17 @@ mod tests {
             version: 7,
             loaded_at: 1.5,
             counts: vec![("keys", 2)],
+            age_seconds: 4.0,
+            ready: false,
         });
+        assert!(
+            text.contains("keyward_world_reload_age_seconds 4.000\n"),
+            "{text}"
+        );
+        assert!(text.contains("keyward_ready 0\n"));
+        assert!(text.contains("keyward_build_info{version=\""));
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        assert!(text.contains("\nprocess_open_fds "));
         assert!(text.contains(
             "keyward_request_duration_seconds_bucket{route=\"authorize\",le=\"0.000001\"} 1\n"
         ));
@@ -351,6 +476,8 @@ mod tests {
             version: 1,
             loaded_at: 0.0,
             counts: vec![],
+            age_seconds: 0.0,
+            ready: true,
         });
         assert!(text.contains("keyward_reloads_total{trigger=\"sighup\",result=\"ok\"} 1\n"));
         assert!(text.contains("keyward_reloads_total{trigger=\"put\",result=\"failed\"} 2\n"));

@@ -22,7 +22,7 @@ pub mod status;
 use crate::engine::live::LiveEngine;
 use crate::engine::Engine;
 use auth::AdminToken;
-use decision_log::{DecisionLog, LogWriter};
+use decision_log::{DecisionIds, DecisionLog, LogOptions, LogWriter};
 use metrics::Metrics;
 use status::{Status, WorldOrigin};
 use std::fmt;
@@ -52,6 +52,8 @@ pub struct Config {
     pub reload_niceness: i32,
     /// Where to append the decision log, if anywhere.
     pub decision_log: Option<PathBuf>,
+    /// How the decision log masks encryption contexts and how much it may queue.
+    pub decision_log_options: LogOptions,
     /// Reload when the world file or directory changes.
     pub watch: bool,
     /// How long the world files must stay quiet after a change before it is reloaded.
@@ -80,6 +82,8 @@ pub struct Shared {
     pub live: LiveEngine,
     pub metrics: Arc<Metrics>,
     pub decision_log: Option<DecisionLog>,
+    /// Where decision ids come from.
+    pub ids: DecisionIds,
     pub admin_token: Option<AdminToken>,
     /// The world path reloads read.
     pub world_path: PathBuf,
@@ -110,6 +114,7 @@ impl Shared {
             live: LiveEngine::new(engine),
             metrics: Arc::new(Metrics::default()),
             decision_log: None,
+            ids: DecisionIds::new(),
             admin_token: None,
             status: Mutex::new(Status::new(
                 WorldOrigin {
@@ -144,6 +149,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     // while the world loads is handled as soon as the server is up.
     let hangups = reload::listen_for_sighup()
         .map_err(|e| ServeError(format!("cannot listen for SIGHUP: {e}")))?;
+    // SIGUSR1 (whose default action would end the process too) reopens the decision log.
+    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .map_err(|e| ServeError(format!("cannot listen for SIGUSR1: {e}")))?;
+    metrics::mark_start();
     let started = std::time::Instant::now();
     let world_path = config.world.clone();
     let (engine, found) = tokio::task::spawn_blocking(move || {
@@ -173,14 +182,29 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     shared.reload_niceness = config.reload_niceness;
     let mut log_writer: Option<LogWriter> = None;
     if let Some(path) = &config.decision_log {
-        let (log, writer) = DecisionLog::open(path, shared.metrics.clone())
-            .map_err(|e| ServeError(format!("cannot open decision log {}: {e}", path.display())))?;
+        let (log, writer) = DecisionLog::open(
+            path,
+            shared.metrics.clone(),
+            config.decision_log_options.clone(),
+        )
+        .map_err(|e| ServeError(format!("cannot open decision log {}: {e}", path.display())))?;
         shared.decision_log = Some(log);
         log_writer = Some(writer);
     }
     let shared = Arc::new(shared);
 
     let background = reload::spawn_signal_reloader(shared.clone(), hangups);
+    let reopener = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            while usr1.recv().await.is_some() {
+                if let Some(log) = &shared.decision_log {
+                    log.reopen();
+                    tracing::info!("SIGUSR1: reopening the decision log");
+                }
+            }
+        })
+    };
     let watcher = if config.watch {
         Some(
             reload::watch(shared.clone(), config.watch_debounce)
@@ -212,7 +236,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
                 .with_graceful_shutdown(stop)
                 .await
         });
-        eprintln!("keyward serve: listening on http://{bound}");
+        tracing::info!("listening on http://{bound}");
     }
     let mut socket_path = None;
     if let Some(path) = &config.unix {
@@ -230,7 +254,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
                 .with_graceful_shutdown(stop)
                 .await
         });
-        eprintln!("keyward serve: listening on unix:{}", path.display());
+        tracing::info!("listening on unix:{}", path.display());
     }
     drop(app);
     if servers.is_empty() {
@@ -241,8 +265,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     {
         let world = shared.live.load();
         let w = world.engine.world();
-        eprintln!(
-            "keyward serve: world version 1 from {}: {} keys, {} principals, {} grants",
+        tracing::info!(
+            "world version 1 from {}: {} keys, {} principals, {} grants",
             config.world.display(),
             w.keys.len(),
             w.principals.len(),
@@ -253,7 +277,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     // Serve until a shutdown signal or until a listener fails.
     let mut result = Ok(());
     tokio::select! {
-        () = shutdown => eprintln!("keyward serve: shutting down; draining in-flight requests"),
+        () = shutdown => tracing::info!("shutting down; draining in-flight requests"),
         Some(done) = servers.join_next() => {
             result = Err(ServeError(match done {
                 Ok(Ok(())) => "a listener stopped".into(),
@@ -268,8 +292,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     })
     .await;
     if drained.is_err() {
-        eprintln!(
-            "keyward serve: requests still open after {:?}; closing them",
+        tracing::warn!(
+            "requests still open after {:?}; closing them",
             config.shutdown_grace
         );
         servers.abort_all();
@@ -277,6 +301,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     }
     background.abort();
     let _ = background.await;
+    reopener.abort();
+    let _ = reopener.await;
     if let Some(w) = watcher {
         w.stop().await;
     }
@@ -291,7 +317,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             .await
             .is_err()
         {
-            eprintln!("keyward serve: the decision log did not finish writing within 5 s");
+            tracing::warn!("the decision log did not finish writing within 5 s");
         }
     }
     result

@@ -237,8 +237,10 @@ pub async fn reload(
             if from_path && outcome == "unchanged" {
                 st.pinned_to = None;
             }
-            eprintln!(
-                "keyward serve: world from {origin_source} ({}) {outcome}; version {} keeps serving",
+            tracing::info!(
+                trigger = trigger.as_str(),
+                outcome,
+                "world from {origin_source} ({}) {outcome}; version {} keeps serving",
                 trigger.as_str(),
                 installed.version
             );
@@ -270,8 +272,12 @@ pub async fn reload(
             if let Some(files) = files {
                 st.files = files;
             }
-            eprintln!(
-                "keyward serve: world version {version} from {origin_source} ({}, {compile_ms} ms, {hash})",
+            tracing::info!(
+                version,
+                trigger = trigger.as_str(),
+                compile_ms,
+                hash = %hash,
+                "world version {version} from {origin_source} ({}, {compile_ms} ms, {hash})",
                 trigger.as_str()
             );
             Ok(Reloaded {
@@ -283,15 +289,16 @@ pub async fn reload(
             })
         }
         Ok(Err(errors)) => {
-            eprintln!(
-                "keyward serve: rejected world from {origin_source} ({}); the old world keeps serving:\n{errors}",
+            tracing::error!(
+                trigger = trigger.as_str(),
+                "rejected world from {origin_source} ({}); the old world keeps serving:\n{errors}",
                 trigger.as_str()
             );
             Err(ReloadError::Invalid(errors))
         }
         Err(join) => {
-            eprintln!(
-                "keyward serve: loading the world from {origin_source} failed inside keyward ({join}); the old world keeps serving"
+            tracing::error!(
+                "loading the world from {origin_source} failed inside keyward ({join}); the old world keeps serving"
             );
             Err(ReloadError::Internal(format!(
                 "loading the world failed inside keyward: {join}"

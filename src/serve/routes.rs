@@ -42,6 +42,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// The header naming the world version that decided.
 pub const VERSION_HEADER: &str = "x-keyward-world-version";
 
+/// The header carrying the decision id (a batch's id; its items are `<id>.<index>` in the
+/// decision log).
+pub const DECISION_ID_HEADER: &str = "x-keyward-decision-id";
+
 /// The server's routes over `shared`.
 pub fn router(shared: Arc<Shared>) -> Router {
     let body_limit = DefaultBodyLimit::max(shared.max_body_bytes);
@@ -72,15 +76,24 @@ async fn authorize(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let response = match body {
-        Ok(body) => authorize_one(&s, &body, wants_explanation(&uri), started),
+    let id = s.ids.next();
+    let mut response = match body {
+        Ok(body) => authorize_one(&s, &body, wants_explanation(&uri), started, &id),
         Err(rejection) => body_rejected(&s, &rejection, true),
     };
     s.metrics.observe(Route::Authorize, started.elapsed());
+    set_decision_id(&mut response, id);
     response
 }
 
-fn authorize_one(s: &Shared, body: &[u8], explain: bool, started: Instant) -> Response {
+/// Names the decision in the answer's headers.
+fn set_decision_id(response: &mut Response, id: String) {
+    if let Ok(v) = HeaderValue::try_from(id) {
+        response.headers_mut().insert(DECISION_ID_HEADER, v);
+    }
+}
+
+fn authorize_one(s: &Shared, body: &[u8], explain: bool, started: Instant, id: &str) -> Response {
     let value = match parse_body(body) {
         Ok(v) => v,
         Err(message) => return bad_request(s, message, "(request)", true),
@@ -101,11 +114,13 @@ fn authorize_one(s: &Shared, body: &[u8], explain: bool, started: Instant) -> Re
     write_answer(&mut out, &decision, explanation.as_ref(), &warnings);
     if let Some(log) = &s.decision_log {
         log.record(Entry {
+            id: id.to_owned(),
             request: value,
             decision,
             version,
             latency_us: micros(started),
             time: SystemTime::now(),
+            size: body.len() + ENTRY_OVERHEAD,
         });
     }
     bytes_response(StatusCode::OK, out, Some(version))
@@ -142,15 +157,20 @@ async fn authorize_batch(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let response = match body {
-        Ok(body) => authorize_many(&s, &body, wants_explanation(&uri), started),
+    let id = s.ids.next();
+    let mut response = match body {
+        Ok(body) => authorize_many(&s, &body, wants_explanation(&uri), started, &id),
         Err(rejection) => body_rejected(&s, &rejection, true),
     };
     s.metrics.observe(Route::Batch, started.elapsed());
+    set_decision_id(&mut response, id);
     response
 }
 
-fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> Response {
+/// Bytes a decision-log entry holds beyond its request (the decision, the id, the times).
+const ENTRY_OVERHEAD: usize = 512;
+
+fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant, id: &str) -> Response {
     let value = match parse_body(body) {
         Ok(v) => v,
         Err(message) => return bad_request(s, message, "(body)", true),
@@ -214,14 +234,17 @@ fn authorize_many(s: &Shared, body: &[u8], explain: bool, started: Instant) -> R
     if let Some(log) = &s.decision_log {
         let latency_us = micros(started);
         let time = SystemTime::now();
-        for (request, decision) in items.into_iter().zip(decisions) {
+        let size = body.len() / items.len().max(1) + ENTRY_OVERHEAD;
+        for (i, (request, decision)) in items.into_iter().zip(decisions).enumerate() {
             if let Some(decision) = decision {
                 log.record(Entry {
+                    id: format!("{id}.{i}"),
                     request,
                     decision,
                     version,
                     latency_us,
                     time,
+                    size,
                 });
             }
         }
@@ -486,10 +509,19 @@ async fn ready(State(s): State<Arc<Shared>>) -> Response {
 /// `GET /metrics`.
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let installed = s.live.snapshot();
+    let (age_seconds, ready) = {
+        let st = s.status();
+        (
+            st.confirmed.elapsed().as_secs_f64(),
+            st.ready(s.ready_grace),
+        )
+    };
     let gauges = WorldGauges {
         version: installed.version,
         loaded_at: unix_seconds(installed.engine.loaded_at),
         counts: count_list(&installed.engine),
+        age_seconds,
+        ready,
     };
     let text = s.metrics.render(&gauges);
     (

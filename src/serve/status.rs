@@ -56,6 +56,9 @@ pub struct Status {
     pub pinned_to: Option<String>,
     /// The `*.json` files of a world directory at its last load (empty for a world file).
     pub files: Vec<PathBuf>,
+    /// When the serving world was last loaded or confirmed (start, or a reload that did not
+    /// fail), for the reload-age gauge.
+    pub confirmed: Instant,
 }
 
 impl Status {
@@ -68,6 +71,7 @@ impl Status {
             failing_since: None,
             pinned_to: None,
             files,
+            confirmed: Instant::now(),
         }
     }
 
@@ -87,8 +91,11 @@ impl Status {
                 self.failing_since = Some((Instant::now(), record.time));
             }
             self.last_error = Some(record.clone());
-        } else if record.outcome != "pinned" {
-            self.failing_since = None;
+        } else {
+            self.confirmed = Instant::now();
+            if record.outcome != "pinned" {
+                self.failing_since = None;
+            }
         }
         self.last = Some(record);
     }

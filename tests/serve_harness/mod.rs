@@ -93,7 +93,9 @@ impl Server {
         if !unix_only {
             let log = server.log();
             let at = log.find("listening on http://").unwrap() + "listening on ".len();
-            server.base = log[at..].lines().next().unwrap().trim().to_owned();
+            // The address ends the line (text logs) or the message string (JSON logs).
+            let rest = log[at..].lines().next().unwrap();
+            server.base = rest.split('"').next().unwrap().trim().to_owned();
         }
         server
     }
@@ -178,6 +180,8 @@ pub struct Answer {
     /// The `x-keyward-world-version` header.
     pub version: Option<u64>,
     pub content_type: Option<String>,
+    /// The `x-keyward-decision-id` header.
+    pub decision_id: Option<String>,
 }
 
 impl Answer {
@@ -211,12 +215,14 @@ pub fn call(method: &str, url: &str, body: &str, auth: Option<&str>) -> Answer {
         .header("x-keyward-world-version")
         .and_then(|v| v.parse().ok());
     let content_type = response.header("content-type").map(str::to_owned);
+    let decision_id = response.header("x-keyward-decision-id").map(str::to_owned);
     let body = response.into_string().unwrap_or_default();
     Answer {
         status,
         body,
         version,
         content_type,
+        decision_id,
     }
 }
 
