@@ -758,6 +758,41 @@ const SCRIPT: &str = r#"(function () {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::world::World;
+
+    #[test]
+    fn a_huge_replay_makes_a_bounded_page() {
+        let mut s = Summary::default();
+        let long = "<x>".repeat(10_000);
+        for i in 0..5000u64 {
+            s.denied_principals
+                .insert(format!("arn:aws:iam::111122223333:user/u{i}{long}"), i + 1);
+            s.recorded_failed.insert(format!("Error{i}{long}"), 1);
+        }
+        s.denied_keys.insert("k".into(), 1);
+        s.denied_actions.insert("Decrypt".into(), 1);
+        // A year of traffic, a record every ten minutes.
+        for m in (0..365 * 1440).step_by(10) {
+            s.timeline.insert(29_000_000 + m, [1, 0, 2]);
+        }
+        s.evaluated = 3 * s.timeline.len() as u64;
+        s.disagreements = 7;
+        let engine = crate::engine::Engine::compile(World::default());
+        let names = Names {
+            world: "w.json",
+            against: None,
+        };
+        let page = render(&s, &[], &engine, None, &names);
+        assert!(page.len() < 4_000_000, "{} bytes", page.len());
+        assert!(!page.contains("<x>"));
+        assert!(page.contains("Principals (top 10 of 5000)"));
+        assert_eq!(page.matches("<g class=\"row\">").count(), 10 + 1 + 1);
+        let bars = page.matches("<g class=\"bucket\"").count();
+        assert!((52..=54).contains(&bars), "{bars} bars");
+        assert!(page.contains("Each bar is 7 days"));
+        assert!(page.contains(&format!("… and {} more", 5000 - ROWS)));
+        assert!(page.contains("None listed (raise --limit to list them)."));
+    }
 
     #[test]
     fn escape_covers_every_special_character() {
