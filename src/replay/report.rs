@@ -297,7 +297,8 @@ fn timeline(p: &mut String, s: &Summary) {
     let (w, h, left, bottom, top_pad) = (900.0, 240.0, 48.0, 28.0, 10.0);
     let plot_w = w - left - 8.0;
     let plot_h = h - bottom - top_pad;
-    let bar = plot_w / n as f64;
+    // A few bars are drawn at most as wide as one of twelve, not across the whole chart.
+    let bar = plot_w / n.max(12) as f64;
     let _ = write!(
         p,
         "<p class=\"note\">Each bar is {} of <code>eventTime</code>; bars stack Allow, ExplicitDeny and ImplicitDeny.",
