@@ -365,11 +365,16 @@ fn timeline(p: &mut String, s: &Summary) {
         }
         p.push_str("</g>");
     }
-    let mut ticks = vec![0, n - 1];
-    if n > 2 {
-        ticks.insert(1, (n - 1) / 2);
+    // Time labels (about 130 units wide) at the first bar, the middle and the last, where they
+    // fit without overlapping.
+    let drawn = n as f64 * bar;
+    let mut ticks = vec![0];
+    if n > 2 && drawn >= 600.0 {
+        ticks.push((n - 1) / 2);
     }
-    ticks.dedup();
+    if n > 1 && drawn >= 280.0 {
+        ticks.push(n - 1);
+    }
     for (j, i) in ticks.iter().enumerate() {
         let anchor = match j {
             0 => "start",
