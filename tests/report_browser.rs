@@ -112,6 +112,24 @@ fn record_text_is_escaped_in_the_page() {
     );
 }
 
+#[test]
+fn a_report_that_cannot_be_written_is_a_usage_error_naming_the_file() {
+    let missing = out_dir().join("no-such-folder").join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["replay", "--world", WORLD, "--report"])
+        .arg(&missing)
+        .arg(LOGS)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write the report") && stderr.contains("no-such-folder"),
+        "{stderr}"
+    );
+}
+
 /// The first program of `names` found on the PATH, or the one `env` names.
 fn program(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env) {

@@ -297,7 +297,8 @@ fn timeline(p: &mut String, s: &Summary) {
     let (w, h, left, bottom, top_pad) = (900.0, 240.0, 48.0, 28.0, 10.0);
     let plot_w = w - left - 8.0;
     let plot_h = h - bottom - top_pad;
-    let bar = plot_w / n as f64;
+    // A few bars are drawn at most as wide as one of twelve, not across the whole chart.
+    let bar = plot_w / n.max(12) as f64;
     let _ = write!(
         p,
         "<p class=\"note\">Each bar is {} of <code>eventTime</code>; bars stack Allow, ExplicitDeny and ImplicitDeny.",
@@ -364,11 +365,16 @@ fn timeline(p: &mut String, s: &Summary) {
         }
         p.push_str("</g>");
     }
-    let mut ticks = vec![0, n - 1];
-    if n > 2 {
-        ticks.insert(1, (n - 1) / 2);
+    // Time labels (about 130 units wide) at the first bar, the middle and the last, where they
+    // fit without overlapping.
+    let drawn = n as f64 * bar;
+    let mut ticks = vec![0];
+    if n > 2 && drawn >= 600.0 {
+        ticks.push((n - 1) / 2);
     }
-    ticks.dedup();
+    if n > 1 && drawn >= 280.0 {
+        ticks.push(n - 1);
+    }
     for (j, i) in ticks.iter().enumerate() {
         let anchor = match j {
             0 => "start",
@@ -758,6 +764,41 @@ const SCRIPT: &str = r#"(function () {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::world::World;
+
+    #[test]
+    fn a_huge_replay_makes_a_bounded_page() {
+        let mut s = Summary::default();
+        let long = "<x>".repeat(10_000);
+        for i in 0..5000u64 {
+            s.denied_principals
+                .insert(format!("arn:aws:iam::111122223333:user/u{i}{long}"), i + 1);
+            s.recorded_failed.insert(format!("Error{i}{long}"), 1);
+        }
+        s.denied_keys.insert("k".into(), 1);
+        s.denied_actions.insert("Decrypt".into(), 1);
+        // A year of traffic, a record every ten minutes.
+        for m in (0..365 * 1440).step_by(10) {
+            s.timeline.insert(29_000_000 + m, [1, 0, 2]);
+        }
+        s.evaluated = 3 * s.timeline.len() as u64;
+        s.disagreements = 7;
+        let engine = crate::engine::Engine::compile(World::default());
+        let names = Names {
+            world: "w.json",
+            against: None,
+        };
+        let page = render(&s, &[], &engine, None, &names);
+        assert!(page.len() < 4_000_000, "{} bytes", page.len());
+        assert!(!page.contains("<x>"));
+        assert!(page.contains("Principals (top 10 of 5000)"));
+        assert_eq!(page.matches("<g class=\"row\">").count(), 10 + 1 + 1);
+        let bars = page.matches("<g class=\"bucket\"").count();
+        assert!((52..=54).contains(&bars), "{bars} bars");
+        assert!(page.contains("Each bar is 7 days"));
+        assert!(page.contains(&format!("… and {} more", 5000 - ROWS)));
+        assert!(page.contains("None listed (raise --limit to list them)."));
+    }
 
     #[test]
     fn escape_covers_every_special_character() {
