@@ -59,6 +59,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/world", get(get_world).put(put))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/v1/who-can", get(super::analysis::who_can))
+        .route("/v1/what-can", get(super::analysis::what_can))
         .with_state(shared)
 }
 
