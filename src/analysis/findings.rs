@@ -182,7 +182,7 @@ pub fn findings(an: &Analyzer) -> Vec<Finding> {
             new
         };
         for a in all.iter() {
-            for e in an.classes(key, a) {
+            for e in an.classes_with(key, a, false) {
                 let place = e.via.first().map(|r| r.to_string()).unwrap_or_default();
                 if e.principal == "*" {
                     let limited = e.conditions.iter().any(limits_callers);
@@ -238,8 +238,14 @@ pub fn findings(an: &Analyzer) -> Vec<Finding> {
                 }
             }
         }
+        // AWS managed keys (alias/aws/…, policy Id auto-…) are administered by AWS itself.
+        let aws_managed = key.aliases.iter().any(|a| a.starts_with("alias/aws/"))
+            || policy
+                .id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("auto-"));
         let admins = an.who_can(key, put_key_policy);
-        if admins.actions.iter().all(|(_, es)| es.is_empty()) {
+        if !aws_managed && admins.actions.iter().all(|(_, es)| es.is_empty()) {
             out.push(Finding {
                 severity: Severity::High,
                 code: "no-administrator",
@@ -267,9 +273,9 @@ pub fn findings(an: &Analyzer) -> Vec<Finding> {
                         key: Some(key.arn.clone()),
                         place: format!("key policy of {}, statement {i}{}", key.arn, sid(st)),
                         why: format!(
-                            "the key policy enables IAM policies, and {} in account {} allow kms:* on every key: {}{}",
-                            crate::cli::count(who.len(), "identity", "identities"),
+                            "the key policy enables IAM policies, and account {} has {} allowed kms:* on every key: {}{}",
                             key.account,
+                            crate::cli::count(who.len(), "identity", "identities"),
                             shown.join(", "),
                             if more > 0 { format!(" and {more} more") } else { String::new() }
                         ),

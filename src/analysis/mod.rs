@@ -133,15 +133,166 @@ pub fn analysed_actions() -> ActionSet {
     set
 }
 
-/// The world with what analysis needs precomputed: each statement's action set and each
-/// principal parsed as a caller.
-pub struct Analyzer<'w> {
-    pub world: &'w World,
+/// What analysis precomputes for a world: each statement's action set and each principal parsed
+/// as a caller. It refers to the world's statements by address, so it is valid only for the
+/// world it was built from, for as long as that world lives unchanged.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
     /// Statement address → the actions it names.
     action_sets: HashMap<usize, ActionSet>,
     /// The world's principals as callers (`None` when the ARN does not parse as one).
-    pub callers: Vec<Option<Caller>>,
+    callers: Vec<Option<Caller>>,
     principal_index: HashMap<String, usize>,
+    /// Per principal: the union of the actions its identity and group policies allow.
+    iam_actions: Vec<ActionSet>,
+    /// Per profile: its principals, in world order.
+    members: Vec<Vec<usize>>,
+    /// Per key: whether its policy can tell principals of one profile apart (NotPrincipal, or a
+    /// condition or variable on the caller's ARN, name or id).
+    key_sensitive: Vec<bool>,
+    /// (account, role name) → the principals that are roles of that name, whatever their path.
+    roles: HashMap<(String, String), Vec<usize>>,
+}
+
+/// Condition keys that tell apart principals with the same account, kind, policies and tags.
+const IDENTITY_KEYS: &[&str] = &["aws:principalarn", "aws:username", "aws:userid"];
+
+fn mentions_identity(debug: &str) -> bool {
+    let lower = debug.to_ascii_lowercase();
+    IDENTITY_KEYS.iter().any(|k| lower.contains(k))
+}
+
+/// Groups principals that no answer can tell apart unless a policy names one of them: same
+/// account, kind, identity policies, groups, permissions boundary and tags, and no policy of
+/// theirs reading the caller's ARN, name or id. Returns each principal's profile and each
+/// profile's members.
+fn profiles(world: &World, callers: &[Option<Caller>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut by_signature: HashMap<String, usize> = HashMap::new();
+    let mut profile = Vec::with_capacity(world.principals.len());
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in world.principals.iter().enumerate() {
+        let kind = callers[i]
+            .as_ref()
+            .map(|c| format!("{:?}", std::mem::discriminant(&c.kind)))
+            .unwrap_or_default();
+        let mut group_policies = Vec::new();
+        for g in &p.groups {
+            group_policies.push(format!("{g}{:?}", world.group(g).map(|g| &g.policies)));
+        }
+        let signature = format!(
+            "{}|{kind}|{:?}|{:?}|{:?}|{:?}",
+            p.account, p.policies, group_policies, p.permissions_boundary, p.tags
+        );
+        let id = if mentions_identity(&signature) || callers[i].is_none() {
+            None
+        } else {
+            by_signature.get(&signature).copied()
+        };
+        let id = id.unwrap_or_else(|| {
+            members.push(Vec::new());
+            by_signature.insert(signature, members.len() - 1);
+            members.len() - 1
+        });
+        members[id].push(i);
+        profile.push(id);
+    }
+    (profile, members)
+}
+
+impl Index {
+    /// Indexes `world`.
+    pub fn build(world: &World) -> Index {
+        let mut action_sets = HashMap::new();
+        let mut add = |p: &Policy| {
+            for st in &p.statements {
+                action_sets.insert(key_of(st), statement_actions(st));
+            }
+        };
+        for k in &world.keys {
+            if let Some(p) = &k.policy {
+                add(p);
+            }
+        }
+        for p in &world.principals {
+            p.policies.iter().for_each(&mut add);
+            if let Some(b) = &p.permissions_boundary {
+                add(b);
+            }
+        }
+        for g in world.groups.values() {
+            g.policies.iter().for_each(&mut add);
+        }
+        let callers: Vec<Option<Caller>> = world
+            .principals
+            .iter()
+            .map(|p| Caller::parse(&p.arn).ok())
+            .collect();
+        let principal_index = world
+            .principals
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.arn.clone(), i))
+            .collect();
+        let iam_actions = world
+            .principals
+            .iter()
+            .map(|p| {
+                let mut set = ActionSet::EMPTY;
+                for (_, pol) in identity_policies(world, p) {
+                    for st in pol
+                        .statements
+                        .iter()
+                        .filter(|st| st.effect == Effect::Allow)
+                    {
+                        set.0 |= action_sets
+                            .get(&key_of(st))
+                            .map_or(ActionSet::ALL.0, |s| s.0);
+                    }
+                }
+                set
+            })
+            .collect();
+        let (_, members) = profiles(world, &callers);
+        let key_sensitive = world
+            .keys
+            .iter()
+            .map(|k| {
+                k.policy.as_ref().is_some_and(|p| {
+                    p.statements
+                        .iter()
+                        .any(|st| st.principal.as_ref().is_some_and(|p| p.negated))
+                        || mentions_identity(&format!("{p:?}"))
+                })
+            })
+            .collect();
+        let mut roles: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, c) in callers.iter().enumerate() {
+            let Some(c) = c else { continue };
+            if let crate::arn::CallerKind::Role { name: role }
+            | crate::arn::CallerKind::AssumedRole { role, .. } = &c.kind
+            {
+                roles
+                    .entry((c.account.clone(), role.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        Index {
+            roles,
+            action_sets,
+            callers,
+            principal_index,
+            iam_actions,
+            members,
+            key_sensitive,
+        }
+    }
+}
+
+/// The world with its [`Index`].
+pub struct Analyzer<'w> {
+    pub world: &'w World,
+    index: std::borrow::Cow<'w, Index>,
 }
 
 fn statement_actions(st: &Statement) -> ActionSet {
@@ -213,6 +364,16 @@ fn grant_reason(key: &Key, g: &Grant) -> Reason {
     }
 }
 
+/// Whether a grant's constraints can fail for `info`'s action (docs/semantics.md §7.5.2): a
+/// source ARN always, encryption-context constraints for operations that take a context, and
+/// CreateGrant's limits on the child grant.
+fn grant_constrained(g: &Grant, info: &actions::ActionInfo) -> bool {
+    g.constraints.source_arn.is_some()
+        || info.name == "CreateGrant"
+        || (info.takes_encryption_context
+            && (g.constraints.equals.is_some() || g.constraints.subset.is_some()))
+}
+
 /// Every pairing of an allow from `a` with one from `b`: both must hold.
 fn both(a: &[Path], b: &[Path]) -> Vec<Path> {
     let mut out = Vec::with_capacity(a.len() * b.len());
@@ -264,49 +425,29 @@ fn key_component(key: &Key, action: ActionId) -> Component<'_> {
 impl<'w> Analyzer<'w> {
     /// Indexes `world` for analysis.
     pub fn new(world: &'w World) -> Analyzer<'w> {
-        let mut action_sets = HashMap::new();
-        let mut add = |p: &Policy| {
-            for st in &p.statements {
-                action_sets.insert(key_of(st), statement_actions(st));
-            }
-        };
-        for k in &world.keys {
-            if let Some(p) = &k.policy {
-                add(p);
-            }
-        }
-        for p in &world.principals {
-            p.policies.iter().for_each(&mut add);
-            if let Some(b) = &p.permissions_boundary {
-                add(b);
-            }
-        }
-        for g in world.groups.values() {
-            g.policies.iter().for_each(&mut add);
-        }
-        let callers = world
-            .principals
-            .iter()
-            .map(|p| Caller::parse(&p.arn).ok())
-            .collect();
-        let principal_index = world
-            .principals
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.arn.clone(), i))
-            .collect();
         Analyzer {
             world,
-            action_sets,
-            callers,
-            principal_index,
+            index: std::borrow::Cow::Owned(Index::build(world)),
         }
+    }
+
+    /// Analysis of `world` with an index built before by [`Index::build`] on the same world.
+    pub fn with_index(world: &'w World, index: &'w Index) -> Analyzer<'w> {
+        Analyzer {
+            world,
+            index: std::borrow::Cow::Borrowed(index),
+        }
+    }
+
+    /// The world's principals as callers, in world order (`None` when one does not parse).
+    pub fn callers(&self) -> &[Option<Caller>] {
+        &self.index.callers
     }
 
     /// The actions a statement names (all statements of the world are indexed; any other is
     /// computed on the spot).
     pub fn actions_of(&self, st: &Statement) -> ActionSet {
-        match self.action_sets.get(&key_of(st)) {
+        match self.index.action_sets.get(&key_of(st)) {
             Some(s) => *s,
             None => statement_actions(st),
         }
@@ -314,7 +455,7 @@ impl<'w> Analyzer<'w> {
 
     /// The index of the world principal with this ARN.
     pub fn principal_index(&self, arn: &str) -> Option<usize> {
-        self.principal_index.get(arn).copied()
+        self.index.principal_index.get(arn).copied()
     }
 
     /// What `caller` may do with `action` on `key`; `None` when no request can be allowed.
@@ -328,6 +469,15 @@ impl<'w> Analyzer<'w> {
         let Some(policy) = &key.policy else {
             return ActionSet::EMPTY;
         };
+        // What the caller's identity policies can allow at most: delegation needs it.
+        let iam = if caller.is_root() {
+            ActionSet::ALL
+        } else {
+            self.world
+                .principal_for(caller)
+                .and_then(|p| self.principal_index(&p.arn))
+                .map_or(ActionSet::EMPTY, |i| self.index.iam_actions[i])
+        };
         let mut set = ActionSet::EMPTY;
         for st in &policy.statements {
             if st.effect != Effect::Allow {
@@ -337,14 +487,20 @@ impl<'w> Analyzer<'w> {
             if acts.0 & wanted.0 & !set.0 == 0 {
                 continue;
             }
-            if principal_level(st.principal.as_ref(), caller) != PrincipalMatch::No {
-                set.0 |= acts.0;
+            match principal_level(st.principal.as_ref(), caller) {
+                PrincipalMatch::No => {}
+                PrincipalMatch::AccountDelegation => set.0 |= acts.0 & iam.0,
+                _ => set.0 |= acts.0,
             }
         }
         for g in self.world.grants_for_key(&key.arn) {
-            if g.grantee.matches(caller) != PrincipalMatch::No {
-                for op in &g.operations {
-                    if let Some(a) = actions::by_name(op) {
+            let m = g.grantee.matches(caller);
+            if m == PrincipalMatch::No {
+                continue;
+            }
+            for op in &g.operations {
+                if let Some(a) = actions::by_name(op) {
+                    if m != PrincipalMatch::AccountDelegation || iam.contains(a) {
                         set.insert(a);
                     }
                 }
@@ -605,10 +761,7 @@ impl<'a, 'w> Scope<'a, 'w> {
                 if !g.operations.iter().any(|op| op == info.name) {
                     continue;
                 }
-                let constrained = g.constraints.source_arn.is_some()
-                    || info.name == "CreateGrant"
-                    || (info.takes_encryption_context
-                        && (g.constraints.equals.is_some() || g.constraints.subset.is_some()));
+                let constrained = grant_constrained(g, info);
                 let path = Path {
                     via: vec![grant_reason(key, g)],
                     conditions: if constrained {
@@ -806,6 +959,42 @@ impl Entry {
     }
 }
 
+/// `access` as it reads for another principal of the same profile: the identity policies and
+/// boundary named in its reasons are that principal's own.
+fn renamed(access: &Access, from: &str, to: &str) -> Access {
+    let fix = |r: &Reason| {
+        let mut r = r.clone();
+        match &mut r.source {
+            Source::IdentityPolicy { principal, .. }
+            | Source::PermissionsBoundary { principal }
+                if principal == from =>
+            {
+                *principal = to.to_owned();
+            }
+            _ => {}
+        }
+        r
+    };
+    Access {
+        paths: access
+            .paths
+            .iter()
+            .map(|p| Path {
+                via: p.via.iter().map(fix).collect(),
+                conditions: p.conditions.clone(),
+            })
+            .collect(),
+        unless: access
+            .unless
+            .iter()
+            .map(|d| Deny {
+                via: fix(&d.via),
+                conditions: d.conditions.clone(),
+            })
+            .collect(),
+    }
+}
+
 fn entries_of(principal: &str, access: Access) -> Vec<Entry> {
     access
         .paths
@@ -841,6 +1030,9 @@ impl WhoCan {
         json!({"key": self.key, "actions": actions})
     }
 }
+
+/// Principals (indexes into the world's) that get the same answers, and those answers per action.
+pub type GroupAnswers = (Vec<usize>, Vec<(ActionId, Access)>);
 
 /// The answers for one key: per action, the entries.
 pub type KeyAnswers = Vec<(ActionId, Vec<Entry>)>;
@@ -894,23 +1086,115 @@ impl<'w> Analyzer<'w> {
         found.next().is_none().then_some(first)
     }
 
+    /// The world principals a key policy statement or a grant of `key` names by ARN: their
+    /// answers may differ from the rest of their profile.
+    fn named(&self, key: &Key) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut add = |e: &PrincipalEntry| match e {
+            PrincipalEntry::User { arn, .. } => out.extend(self.principal_index(arn)),
+            PrincipalEntry::Role { account, name } => {
+                if let Some(v) = self.index.roles.get(&(account.clone(), name.clone())) {
+                    out.extend_from_slice(v);
+                }
+            }
+            PrincipalEntry::Session { .. } | PrincipalEntry::FederatedUser { .. } => {
+                out.extend(self.principal_index(&e.to_string()))
+            }
+            _ => {}
+        };
+        if let Some(policy) = &key.policy {
+            for st in &policy.statements {
+                st.principal
+                    .iter()
+                    .flat_map(|p| &p.entries)
+                    .for_each(&mut add);
+            }
+        }
+        for g in self.world.grants_for_key(&key.arn) {
+            add(&g.grantee);
+            if let Some(r) = &g.retiring {
+                add(r);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The answers for the world's principals on `key`: for each group of principals that get the
+    /// same answer, its members and, per action, the answer of its first member.
+    pub fn principal_answers(&self, key: &Key, wanted: ActionSet) -> Vec<GroupAnswers> {
+        let wanted = ActionSet(wanted.0 & analysed_actions().0);
+        let index = &*self.index;
+        let answer = |i: usize| -> Vec<(ActionId, Access)> {
+            let Some(caller) = &index.callers[i] else {
+                return Vec::new();
+            };
+            let cand = self.candidate_actions(caller, key, wanted);
+            if cand.0 == 0 {
+                return Vec::new();
+            }
+            let mut scope = Scope::new(self, caller, key);
+            cand.iter()
+                .filter_map(|a| scope.access(a).map(|x| (a, x)))
+                .collect()
+        };
+        let mut out = Vec::new();
+        let key_index = self.world.keys.iter().position(|k| std::ptr::eq(k, key));
+        if key_index.is_none_or(|k| index.key_sensitive[k]) {
+            for i in 0..index.callers.len() {
+                let a = answer(i);
+                if !a.is_empty() {
+                    out.push((vec![i], a));
+                }
+            }
+            return out;
+        }
+        let named = self.named(key);
+        for members in &index.members {
+            let rest: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|i| named.binary_search(i).is_err())
+                .collect();
+            if let Some(&first) = rest.first() {
+                let a = answer(first);
+                if !a.is_empty() {
+                    out.push((rest, a));
+                }
+            }
+        }
+        for i in named {
+            let a = answer(i);
+            if !a.is_empty() {
+                out.push((vec![i], a));
+            }
+        }
+        out
+    }
+
     /// Who can perform `wanted` actions on `key`.
     pub fn who_can(&self, key: &'w Key, wanted: ActionSet) -> WhoCan {
         let wanted = ActionSet(wanted.0 & analysed_actions().0);
         let mut per_action: Vec<Vec<Entry>> = vec![Vec::new(); actions::ACTION_COUNT];
-        for (i, caller) in self.callers.iter().enumerate() {
-            let Some(caller) = caller else { continue };
-            let cand = self.candidate_actions(caller, key, wanted);
-            if cand.0 == 0 {
-                continue;
-            }
-            let mut scope = Scope::new(self, caller, key);
-            for a in cand.iter() {
-                if let Some(access) = scope.access(a) {
-                    per_action[a as usize]
-                        .extend(entries_of(&self.world.principals[i].arn, access));
+        let mut answers: Vec<(usize, ActionId, Access)> = Vec::new();
+        for (members, acts) in self.principal_answers(key, wanted) {
+            let first = &self.world.principals[members[0]].arn;
+            for (a, access) in acts {
+                for &m in &members {
+                    let arn = &self.world.principals[m].arn;
+                    let access = if arn == first {
+                        access.clone()
+                    } else {
+                        renamed(&access, first, arn)
+                    };
+                    answers.push((m, a, access));
                 }
             }
+        }
+        answers.sort_by_key(|(m, a, _)| (*a, *m));
+        for (m, a, access) in answers {
+            per_action[a as usize].extend(entries_of(&self.world.principals[m].arn, access));
         }
         for a in wanted.iter() {
             per_action[a as usize].extend(self.classes(key, a));
@@ -954,6 +1238,12 @@ impl<'w> Analyzer<'w> {
     /// accounts (through their IAM policies), service principals, and ARNs the world does not
     /// define, from the key policy's allows and the key's grants.
     pub fn classes(&self, key: &Key, action: ActionId) -> Vec<Entry> {
+        self.classes_with(key, action, true)
+    }
+
+    /// Like [`Analyzer::classes`], and with `skip_world` false also the principals the world
+    /// defines that a statement or grant names by ARN.
+    pub fn classes_with(&self, key: &Key, action: ActionId, skip_world: bool) -> Vec<Entry> {
         let info = actions::info(action);
         let Some(policy) = &key.policy else {
             return Vec::new();
@@ -1013,13 +1303,16 @@ impl<'w> Analyzer<'w> {
                 .collect();
             (!ds.iter().any(|d| d.conditions.is_empty())).then_some(ds)
         };
-        let in_world = |e: &PrincipalEntry| match e {
-            PrincipalEntry::User { .. } | PrincipalEntry::Role { .. } => {
-                Caller::parse(&e.to_string())
-                    .ok()
-                    .is_some_and(|c| self.world.principal_for(&c).is_some())
-            }
-            _ => false,
+        let in_world = |e: &PrincipalEntry| {
+            skip_world
+                && match e {
+                    PrincipalEntry::User { .. } | PrincipalEntry::Role { .. } => {
+                        Caller::parse(&e.to_string())
+                            .ok()
+                            .is_some_and(|c| self.world.principal_for(&c).is_some())
+                    }
+                    _ => false,
+                }
         };
         let cross_ok = |account: &str| info.cross_account || account == key.account;
         let mut out: Vec<Entry> = Vec::new();
@@ -1104,10 +1397,13 @@ impl<'w> Analyzer<'w> {
                 if !g.operations.iter().any(|op| op == info.name) {
                     continue;
                 }
-                let conditions = vec![Cond::Grant {
-                    key: key.arn.clone(),
-                    grant_id: g.grant_id.clone(),
-                }];
+                let mut conditions = Vec::new();
+                if grant_constrained(g, info) {
+                    conditions.push(Cond::Grant {
+                        key: key.arn.clone(),
+                        grant_id: g.grant_id.clone(),
+                    });
+                }
                 let r = grant_reason(key, g);
                 match &g.grantee {
                     PrincipalEntry::Account(a) => push(

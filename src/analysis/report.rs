@@ -21,30 +21,40 @@ struct KeyAccess {
 }
 
 fn key_access(an: &Analyzer, key: &crate::world::Key) -> KeyAccess {
-    let who = an.who_can(key, analysed_actions());
+    let all = analysed_actions();
     let mut per_principal: HashMap<usize, Summary> = HashMap::new();
-    let mut classes: BTreeMap<String, Summary> = BTreeMap::new();
-    for (a, entries) in &who.actions {
-        for e in entries {
-            let unconditional = e.conditions.is_empty() && e.unless.is_empty();
-            let s = if e.class {
-                classes.entry(e.principal.clone()).or_default()
+    for (members, acts) in an.principal_answers(key, all) {
+        let mut summary: Summary = (Vec::new(), Vec::new());
+        for (a, access) in &acts {
+            if access.is_unconditional() {
+                summary.0.push(*a);
             } else {
-                let Some(i) = an.principal_index(&e.principal) else {
-                    continue;
-                };
-                per_principal.entry(i).or_default()
+                summary.1.push(*a);
+            }
+        }
+        for m in members {
+            let s = per_principal.entry(m).or_default();
+            s.0.extend_from_slice(&summary.0);
+            s.1.extend_from_slice(&summary.1);
+        }
+    }
+    let mut classes: BTreeMap<String, Summary> = BTreeMap::new();
+    for a in all.iter() {
+        for e in an.classes(key, a) {
+            let s = classes.entry(e.principal.clone()).or_default();
+            let list = if e.conditions.is_empty() && e.unless.is_empty() {
+                &mut s.0
+            } else {
+                &mut s.1
             };
-            let list = if unconditional { &mut s.0 } else { &mut s.1 };
-            if !list.contains(a) {
-                list.push(*a);
+            if !list.contains(&a) {
+                list.push(a);
             }
         }
     }
     let mut principals: BTreeMap<Summary, Vec<usize>> = BTreeMap::new();
     for (i, (mut u, mut c)) in per_principal {
         u.sort_unstable();
-        c.retain(|a| !u.contains(a));
         c.sort_unstable();
         principals.entry((u, c)).or_default().push(i);
     }

@@ -11,6 +11,7 @@
 //! the new world on a blocking thread and swaps it in atomically, so in-flight checks finish on
 //! the world they started with and the next check sees the new one.
 
+pub mod analysis;
 pub mod auth;
 pub mod decision_log;
 pub mod encode;

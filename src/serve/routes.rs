@@ -66,6 +66,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/v1/who-can", get(super::analysis::who_can))
+        .route("/v1/what-can", get(super::analysis::what_can))
         .with_state(shared)
 }
 
