@@ -14,10 +14,19 @@ Builds a world (docs/formats.md) from what the AWS CLI prints, unchanged:
   aws kms list-grants --key-id K                           > keys/K/grants.json
   aws kms list-aliases                                     > aliases.json
   aws iam get-account-authorization-details                > authorization-details.json
+  aws organizations describe-organization                  > org/describe-organization.json
+  aws organizations list-roots                             > org/list-roots.json
+  aws organizations list-organizational-units-for-parent --parent-id P > org/parents/P/ous.json
+  aws organizations list-accounts-for-parent --parent-id P > org/parents/P/accounts.json
+  aws organizations list-policies --filter SERVICE_CONTROL_POLICY     > org/scps.json
+  aws organizations describe-policy --policy-id ID         > org/policies/ID/policy.json
+  aws organizations list-targets-for-policy --policy-id ID > org/policies/ID/targets.json
+  aws ec2 describe-vpc-endpoints                           > vpc-endpoints.json
   keyward import . --out world.json
 
 PATHS are files or folders (read recursively); each file is recognized by its shape, and the
-options name a file's kind explicitly. get-key-policy and list-resource-tags outputs do not say
+options name a file's kind explicitly. The parent of a list-…-for-parent output and the policy of
+a list-targets-for-policy output are found in the file or folder name (docs/guardrails.md). get-key-policy and list-resource-tags outputs do not say
 which key they belong to: give them as KEY=FILE (KEY a key id or ARN) or keep the key id in the
 file or folder name. Attached managed policies are read from the Policies of the authorization
 details (their default version). The world is written only if it loads; every problem is reported

@@ -3,9 +3,10 @@
 //! resolved once per account path; endpoints indexed by id. A world without guardrails skips
 //! all of it with one test.
 
-use super::compile::{compile_plain, CPolicy};
+use super::compile::{compile_plain, CPolicy, CResource};
 use super::{exempt, Eval, ReasonRef};
 use crate::actions;
+use crate::actions::ActionSet;
 use crate::arn::{Caller, CallerKind, PrincipalMatch};
 use crate::context::Layer;
 use crate::decision::{Missing, Reason, Source};
@@ -40,9 +41,57 @@ impl CNamed {
 pub struct CChain {
     /// SCPs apply (enabled in the organization, not the management account).
     pub scps: bool,
-    pub scp_levels: Vec<Box<[u32]>>,
-    /// RCPs apply unless the account is the management account.
+    /// Per level, outermost first: whether an attached SCP allows every action on every
+    /// resource without condition (FullAWSAccess), so the level needs no check; and the SCPs.
+    pub scp_levels: Vec<(bool, Box<[u32]>)>,
+    /// The SCPs with a Deny statement, in level order, each content only once: a later copy of a
+    /// policy denies exactly when the first does, so the first Deny found is the same.
+    pub scp_denies: Box<[u32]>,
+    /// The actions some SCP Deny statement of the chain can match.
+    pub scp_deny_actions: ActionSet,
+    /// The RCPs (none for the management account), deduplicated the same way.
     pub rcps: Box<[u32]>,
+    pub rcp_deny_actions: ActionSet,
+}
+
+/// The policies of `ids` that have a Deny statement, each content once, in order; and the
+/// actions their Deny statements can match.
+fn distinct_denies(world: &World, t: &[CNamed], ids: &[usize]) -> (Box<[u32]>, ActionSet) {
+    let mut kept: Vec<u32> = Vec::new();
+    let mut actions = ActionSet::EMPTY;
+    for &i in ids {
+        let policy = &world.org_policies[i].policy;
+        let set = t[i]
+            .policy
+            .hot
+            .iter()
+            .filter(|h| h.effect == Effect::Deny)
+            .fold(ActionSet::EMPTY, |a, h| ActionSet(a.0 | h.actions.0));
+        let seen = kept
+            .iter()
+            .any(|&k| world.org_policies[k as usize].policy == *policy);
+        if set == ActionSet::EMPTY || seen {
+            continue;
+        }
+        actions = ActionSet(actions.0 | set.0);
+        kept.push(i as u32);
+    }
+    (kept.into(), actions)
+}
+
+/// Whether a compiled policy has an Allow statement for every action on every resource with no
+/// condition.
+fn allows_everything(c: &CNamed) -> bool {
+    c.policy
+        .hot
+        .iter()
+        .zip(&c.policy.statements)
+        .any(|(h, st)| {
+            h.effect == Effect::Allow
+                && h.actions == ActionSet::ALL
+                && matches!(st.resource, CResource::Any)
+                && st.conditions.is_empty()
+        })
 }
 
 /// The compiled guardrail layers of a world.
@@ -77,18 +126,35 @@ pub fn compile(world: &World) -> GTables {
         let Some(chain) = world.chain(id) else {
             continue;
         };
+        let in_order: Vec<usize> = chain
+            .scp_levels
+            .iter()
+            .flat_map(|l| l.policies.iter().copied())
+            .collect();
+        let (scp_denies, scp_deny_actions) = distinct_denies(world, &t.org_policies, &in_order);
+        let (rcps, rcp_deny_actions) = if chain.management {
+            (Box::default(), ActionSet::EMPTY)
+        } else {
+            distinct_denies(world, &t.org_policies, &chain.rcps)
+        };
+        let scp_levels = chain
+            .scp_levels
+            .iter()
+            .map(|l| {
+                let open = l
+                    .policies
+                    .iter()
+                    .any(|&i| allows_everything(&t.org_policies[i]));
+                (open, l.policies.iter().map(|&i| i as u32).collect())
+            })
+            .collect();
         let compiled = CChain {
             scps: chain.scps_enabled && !chain.management,
-            scp_levels: chain
-                .scp_levels
-                .iter()
-                .map(|l| l.policies.iter().map(|&i| i as u32).collect())
-                .collect(),
-            rcps: if chain.management {
-                Box::default()
-            } else {
-                chain.rcps.iter().map(|&i| i as u32).collect()
-            },
+            scp_levels,
+            scp_denies,
+            scp_deny_actions,
+            rcps,
+            rcp_deny_actions,
         };
         t.chains.insert(id.as_str().into(), compiled);
     }
@@ -246,18 +312,36 @@ impl Guard<'_> {
             None if self.caller.is_service() => return &[],
             None => self.caller.account.as_str(),
         };
-        if eval.action == actions::RETIRE_GRANT || is_service_linked(self.caller, self.role_arn) {
+        if eval.action == actions::RETIRE_GRANT {
             return &[];
         }
-        self.t.chains.get(account).map_or(&[], |c| &c.rcps[..])
+        let Some(chain) = self.t.chains.get(account) else {
+            return &[];
+        };
+        if !chain.rcp_deny_actions.contains(eval.action)
+            || is_service_linked(self.caller, self.role_arn)
+        {
+            return &[];
+        }
+        &chain.rcps
     }
 
     fn endpoint(&self, eval: &Eval) -> Option<(u32, &CNamed)> {
         if self.t.endpoints.is_empty() {
             return None;
         }
-        let id = eval.view.single("aws:sourcevpce", Layer::Identity)?;
-        let (i, policy) = self.t.endpoints.get(id.as_ref())?;
+        // The request's own aws:SourceVpce (the last spelling wins, as in the context).
+        let (_, value) = eval
+            .view
+            .request
+            .context
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case("aws:sourcevpce"))?;
+        let crate::request::ContextValue::Single(id) = value else {
+            return None;
+        };
+        let (i, policy) = self.t.endpoints.get(id.as_str())?;
         policy.as_ref().map(|p| (*i, p))
     }
 
@@ -265,11 +349,10 @@ impl Guard<'_> {
     /// the caller, before these).
     pub(super) fn deny(&self, eval: &Eval) -> Option<ReasonRef> {
         if let Some(chain) = self.scp_chain() {
-            for level in &chain.scp_levels {
-                for &p in level.iter() {
-                    if let Some(s) =
-                        eval.first(&self.t.org_policies[p as usize].policy, Effect::Deny)
-                    {
+            if chain.scp_deny_actions.contains(eval.action) {
+                for &p in chain.scp_denies.iter() {
+                    let policy = &self.t.org_policies[p as usize].policy;
+                    if let Some(s) = eval.first(policy, Effect::Deny) {
                         return Some(ReasonRef::Org { policy: p, stmt: s });
                     }
                 }
@@ -293,7 +376,10 @@ impl Guard<'_> {
     /// policy.
     pub(super) fn gate(&self, eval: &Eval) -> Option<Missing> {
         if let Some(chain) = self.scp_chain() {
-            for level in &chain.scp_levels {
+            for (open, level) in &chain.scp_levels {
+                if *open {
+                    continue;
+                }
                 let ok = level.iter().any(|&p| {
                     eval.first(&self.t.org_policies[p as usize].policy, Effect::Allow)
                         .is_some()

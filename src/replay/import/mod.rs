@@ -16,6 +16,7 @@
 
 mod iam;
 mod kms;
+mod org;
 
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -37,6 +38,22 @@ pub enum Kind {
     ListKeys,
     /// `aws iam get-account-authorization-details`.
     AuthorizationDetails,
+    /// `aws organizations describe-organization`: `{"Organization": {...}}`.
+    DescribeOrganization,
+    /// `aws organizations list-roots`: `{"Roots": [...]}`.
+    ListRoots,
+    /// `aws organizations list-organizational-units-for-parent`.
+    ListOrganizationalUnits,
+    /// `aws organizations list-accounts-for-parent`.
+    ListAccountsForParent,
+    /// `aws organizations list-policies`: `{"Policies": [{"Id", "Type", …}]}`.
+    ListPolicies,
+    /// `aws organizations describe-policy`: `{"Policy": {"PolicySummary", "Content"}}`.
+    DescribePolicy,
+    /// `aws organizations list-targets-for-policy`: `{"Targets": [...]}`.
+    ListTargetsForPolicy,
+    /// `aws ec2 describe-vpc-endpoints`: `{"VpcEndpoints": [...]}`.
+    DescribeVpcEndpoints,
 }
 
 impl Kind {
@@ -50,6 +67,16 @@ impl Kind {
             Kind::ListResourceTags => "aws kms list-resource-tags",
             Kind::ListKeys => "aws kms list-keys",
             Kind::AuthorizationDetails => "aws iam get-account-authorization-details",
+            Kind::DescribeOrganization => "aws organizations describe-organization",
+            Kind::ListRoots => "aws organizations list-roots",
+            Kind::ListOrganizationalUnits => {
+                "aws organizations list-organizational-units-for-parent"
+            }
+            Kind::ListAccountsForParent => "aws organizations list-accounts-for-parent",
+            Kind::ListPolicies => "aws organizations list-policies",
+            Kind::DescribePolicy => "aws organizations describe-policy",
+            Kind::ListTargetsForPolicy => "aws organizations list-targets-for-policy",
+            Kind::DescribeVpcEndpoints => "aws ec2 describe-vpc-endpoints",
         }
     }
 
@@ -57,8 +84,32 @@ impl Kind {
     pub fn detect(value: &Value) -> Option<Kind> {
         let o = value.as_object()?;
         let has = |k: &str| o.contains_key(k);
+        let summaries = o
+            .get("Policies")
+            .and_then(Value::as_array)
+            .and_then(|p| p.first())
+            .is_some_and(|p| p.get("Type").is_some());
         Some(if has("KeyMetadata") {
             Kind::DescribeKey
+        } else if o
+            .get("Policy")
+            .is_some_and(|p| p.get("PolicySummary").is_some())
+        {
+            Kind::DescribePolicy
+        } else if has("Organization") {
+            Kind::DescribeOrganization
+        } else if has("Roots") {
+            Kind::ListRoots
+        } else if has("OrganizationalUnits") {
+            Kind::ListOrganizationalUnits
+        } else if has("Accounts") {
+            Kind::ListAccountsForParent
+        } else if has("Targets") {
+            Kind::ListTargetsForPolicy
+        } else if has("VpcEndpoints") {
+            Kind::DescribeVpcEndpoints
+        } else if summaries {
+            Kind::ListPolicies
         } else if has("Policy") {
             Kind::KeyPolicy
         } else if has("Grants") {
@@ -98,7 +149,9 @@ pub struct Imported {
 pub struct Importer {
     kms: kms::Kms,
     iam: iam::Iam,
+    org: org::Org,
     errors: Vec<String>,
+    warnings: Vec<String>,
 }
 
 impl Importer {
@@ -152,7 +205,7 @@ impl Importer {
     ) {
         let Some(detected) = Kind::detect(value) else {
             return self.errors.push(format!(
-                "{source}: not an output keyward imports (expected the JSON of describe-key, get-key-policy, list-grants, list-aliases, list-resource-tags, list-keys or get-account-authorization-details)"
+                "{source}: not an output keyward imports (expected the JSON of describe-key, get-key-policy, list-grants, list-aliases, list-resource-tags, list-keys, get-account-authorization-details, an organizations command or describe-vpc-endpoints)"
             ));
         };
         let kind = kind.unwrap_or(detected);
@@ -173,6 +226,14 @@ impl Importer {
             Kind::ListResourceTags => self.kms.tags(o, source, key, errors),
             Kind::ListKeys => self.kms.list_keys(o, source, errors),
             Kind::AuthorizationDetails => self.iam.add(o, source, errors),
+            Kind::DescribeOrganization => self.org.organization(o, source, errors),
+            Kind::ListRoots => self.org.roots(o, source, errors),
+            Kind::ListOrganizationalUnits => self.org.children(o, source, key, false, errors),
+            Kind::ListAccountsForParent => self.org.children(o, source, key, true, errors),
+            Kind::ListPolicies => self.org.list_policies(o),
+            Kind::DescribePolicy => self.org.describe_policy(o, source, errors),
+            Kind::ListTargetsForPolicy => self.org.targets(o, source, key, errors),
+            Kind::DescribeVpcEndpoints => self.org.endpoints(o, &mut self.warnings, source),
         }
     }
 
@@ -181,6 +242,7 @@ impl Importer {
     pub fn finish(self) -> Imported {
         let mut imported = Imported {
             errors: self.errors,
+            warnings: self.warnings,
             ..Imported::default()
         };
         let mut world = Map::new();
@@ -200,6 +262,7 @@ impl Importer {
         if !grants.is_empty() {
             world.insert("grants".into(), Value::Array(grants));
         }
+        self.org.finish(&mut world, &mut imported.warnings);
         imported.world = Value::Object(world);
         imported
     }
