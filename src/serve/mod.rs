@@ -12,6 +12,7 @@
 //! the world they started with and the next check sees the new one.
 
 pub mod auth;
+pub mod conn;
 pub mod decision_log;
 pub mod encode;
 pub mod metrics;
@@ -62,6 +63,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How long `/ready` stays 200 while reloads from the world path fail.
     pub ready_grace: Duration,
+    /// Connections open at once and the request-head (and keep-alive idle) timeout.
+    pub limits: conn::Limits,
+    /// Longest time to receive and answer an authorize request.
+    pub request_timeout: Duration,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -91,6 +96,8 @@ pub struct Shared {
     pub status: Mutex<Status>,
     /// How long a failing reload from the world path leaves the server ready.
     pub ready_grace: Duration,
+    /// Longest time to receive and answer an authorize request.
+    pub request_timeout: Duration,
     /// Held for the whole of a reload, so reloads apply one at a time and in order.
     pub reload_lock: tokio::sync::Mutex<()>,
     pub max_body_bytes: usize,
@@ -127,6 +134,7 @@ impl Shared {
                 found.files,
             )),
             ready_grace: Duration::ZERO,
+            request_timeout: Duration::from_secs(30),
             world_path,
             reload_lock: tokio::sync::Mutex::new(()),
             max_body_bytes: 1 << 20,
@@ -175,6 +183,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         found,
     );
     shared.ready_grace = config.ready_grace;
+    shared.request_timeout = config.request_timeout;
     shared.admin_token = config.admin_token;
     shared.max_body_bytes = config.max_body_bytes;
     shared.max_world_bytes = config.max_world_bytes;
@@ -218,6 +227,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let app = routes::router(shared.clone());
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
     let mut servers = tokio::task::JoinSet::new();
     if let Some(addr) = config.listen {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -226,15 +236,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         let bound = listener
             .local_addr()
             .map_err(|e| ServeError(e.to_string()))?;
-        let mut stop = stop_tx.subscribe();
-        let app = app.clone();
+        let stop = stop_tx.subscribe();
+        let (app, permits, metrics) = (app.clone(), permits.clone(), shared.metrics.clone());
+        let limits = config.limits;
         servers.spawn(async move {
-            let stop = async move {
-                let _ = stop.recv().await;
-            };
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
+            conn::serve(listener, app, limits, permits, metrics, stop).await;
+            Ok::<(), std::io::Error>(())
         });
         tracing::info!("listening on http://{bound}");
     }
@@ -244,15 +251,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         let listener = tokio::net::UnixListener::bind(path)
             .map_err(|e| ServeError(format!("cannot listen on {}: {e}", path.display())))?;
         socket_path = Some(path.clone());
-        let mut stop = stop_tx.subscribe();
-        let app = app.clone();
+        let stop = stop_tx.subscribe();
+        let (app, permits, metrics) = (app.clone(), permits.clone(), shared.metrics.clone());
+        let limits = config.limits;
         servers.spawn(async move {
-            let stop = async move {
-                let _ = stop.recv().await;
-            };
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
+            conn::serve(listener, app, limits, permits, metrics, stop).await;
+            Ok::<(), std::io::Error>(())
         });
         tracing::info!("listening on unix:{}", path.display());
     }
