@@ -5,7 +5,9 @@
 //! - [`reload`]: replacing the world (PUT, SIGHUP, file watching), compiled off the request path;
 //! - [`auth`]: the admin bearer token; [`metrics`]: Prometheus counters and histograms;
 //! - [`decision_log`]: JSON Lines of decisions, written by a thread of its own;
-//! - [`encode`]: decisions written straight into the response buffer.
+//! - [`encode`]: decisions written straight into the response buffer;
+//! - [`status`]: where the serving world came from, the last reloads, readiness;
+//! - [`conn`]: accepting connections within limits and timeouts.
 //!
 //! A check reads the serving engine through [`LiveEngine`] without locking; a reload compiles
 //! the new world on a blocking thread and swaps it in atomically, so in-flight checks finish on
