@@ -1,4 +1,4 @@
-//! `keyward serve` as a sidecar user drives it: every route of SPEC B.6 on the real binary over
+//! `keyward serve` as a sidecar user drives it: every route of docs/http-api.md on the real binary over
 //! loopback, the admin token, body limits, malformed input, reloads that are rejected or
 //! accepted (PUT, SIGHUP, file and directory watching), the unix socket, the decision log and
 //! graceful shutdown.

@@ -1,4 +1,4 @@
-//! The sidecar HTTP server (SPEC B.6): authorization decisions over HTTP, from the world that is
+//! The sidecar HTTP server (docs/http-api.md): authorization decisions over HTTP, from the world that is
 //! serving now, with hot reloads that never block or drop a check.
 //!
 //! - [`routes`]: the HTTP API — authorize, batch, world, health, metrics — and its error answers;

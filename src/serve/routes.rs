@@ -1,4 +1,4 @@
-//! The HTTP API (SPEC B.6) and its answers.
+//! The HTTP API (docs/http-api.md) and its answers.
 //!
 //! | route | answer |
 //! |---|---|
