@@ -1,4 +1,4 @@
-//! `keyward serve` as a sidecar user drives it: every route of SPEC B.6 on the real binary over
+//! `keyward serve` as a sidecar user drives it: every route of docs/http-api.md on the real binary over
 //! loopback, the admin token, body limits, malformed input, reloads that are rejected or
 //! accepted (PUT, SIGHUP, file and directory watching), the unix socket, the decision log and
 //! graceful shutdown.
@@ -1066,4 +1066,125 @@ fn json_logs_and_process_and_reload_age_metrics() {
     ] {
         assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
     }
+}
+
+/// Opens a TCP connection to the server with a 10 s read timeout.
+fn raw_connection(server: &Server) -> std::net::TcpStream {
+    let address = server.base.trim_start_matches("http://");
+    let stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection; `None` when it is still open after the read
+/// timeout.
+fn read_until_closed(stream: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read;
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&all).into_owned()),
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&all).into_owned())
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn a_huge_declared_body_gets_413_without_waiting_for_it() {
+    use std::io::Write;
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch"]);
+    for route in ["/v1/authorize", "/v1/authorize/batch", "/v1/world"] {
+        let method = if route == "/v1/world" { "PUT" } else { "POST" };
+        let mut stream = raw_connection(&server);
+        write!(
+            stream,
+            "{method} {route} HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"
+        )
+        .unwrap();
+        let answer = read_until_closed(&mut stream).expect("answered without the body");
+        assert!(answer.starts_with("HTTP/1.1 413"), "{route}: {answer}");
+        if method == "POST" {
+            assert!(answer.contains("\"decision\":\"ImplicitDeny\""), "{answer}");
+        }
+    }
+    assert_eq!(server.version(), 1);
+}
+
+#[test]
+fn slow_or_idle_connections_are_closed() {
+    use std::io::Write;
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(
+        &path,
+        &[
+            "--no-watch",
+            "--header-timeout-secs",
+            "1",
+            "--request-timeout-secs",
+            "1",
+        ],
+    );
+    // Nothing sent at all, and a head that never ends: both closed by the header timeout.
+    let mut idle = raw_connection(&server);
+    let mut slow_head = raw_connection(&server);
+    slow_head
+        .write_all(b"POST /v1/authorize HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    assert!(
+        read_until_closed(&mut idle).is_some(),
+        "idle connection left open"
+    );
+    assert!(
+        read_until_closed(&mut slow_head).is_some(),
+        "slow head left open"
+    );
+    // A body that never completes: 408 with a deny.
+    let mut slow_body = raw_connection(&server);
+    slow_body
+        .write_all(b"POST /v1/authorize HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"pri")
+        .unwrap();
+    let answer = read_until_closed(&mut slow_body).expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"decision\":\"ImplicitDeny\""), "{answer}");
+    // The server still answers.
+    assert_eq!(server.decide(&request("kms:Decrypt")), "Allow");
+}
+
+#[test]
+fn connections_over_the_limit_are_closed_and_counted() {
+    use std::io::Write;
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch", "--max-connections", "2"]);
+    // Two connections hold the two slots (each with a request, so both are surely accepted).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = raw_connection(&server);
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    // A third is closed at once, without an answer.
+    let mut third = raw_connection(&server);
+    let _ = third.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(read_until_closed(&mut third).as_deref(), Some(""));
+    // Once a slot is free, the server answers again and has counted the refusal.
+    drop(held.pop());
+    assert!(wait_until(Duration::from_secs(20), || {
+        let mut s = raw_connection(&server);
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        read_until_closed(&mut s).is_some_and(|a| {
+            a.starts_with("HTTP/1.1 200") && !a.contains("keyward_connections_rejected_total 0\n")
+        })
+    }));
 }

@@ -65,6 +65,18 @@ pub struct Args {
     /// How the server writes its own log lines to stderr: text, or json (one object a line).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Connections open at once; one over the limit is closed at once [default: three quarters
+    /// of the open-file limit].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a request head; a keep-alive connection idle this long is
+    /// closed too.
+    #[arg(long, default_value_t = 30)]
+    header_timeout_secs: u64,
+    /// Seconds to receive and answer an authorize request (body included); past it the answer
+    /// is 408 with a deny.
+    #[arg(long, default_value_t = 30)]
+    request_timeout_secs: u64,
     /// Seconds `/ready` keeps answering 200 while reloads from the world path fail (the old
     /// world keeps serving either way); 0 makes the server unready at the first failure.
     #[arg(long, default_value_t = 0)]
@@ -138,6 +150,14 @@ pub fn run(args: Args) -> u8 {
         watch_debounce: Duration::from_millis(args.watch_debounce_ms),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         ready_grace: Duration::from_secs(args.ready_grace_secs),
+        limits: crate::serve::conn::Limits {
+            max_connections: args
+                .max_connections
+                .unwrap_or_else(crate::serve::conn::default_max_connections)
+                .max(1),
+            header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+        },
+        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("keyward-serve");

@@ -1,4 +1,4 @@
-//! Writing decisions (SPEC B.3) straight into a response buffer.
+//! Writing decisions (docs/formats.md) straight into a response buffer.
 //!
 //! [`Decision::to_value`] builds a `serde_json::Value` tree (a map per reason, a copy of every
 //! string) that is serialized and dropped at once; on the batch route that was the largest cost

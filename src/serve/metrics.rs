@@ -122,6 +122,8 @@ pub struct Metrics {
     reloads: [[AtomicU64; 2]; 3],
     /// Decision-log lines lost: the writer fell behind or the file could not be written.
     log_dropped: AtomicU64,
+    /// Connections closed at once because the connection limit was reached.
+    connections_rejected: AtomicU64,
 }
 
 impl Metrics {
@@ -163,6 +165,11 @@ impl Metrics {
     /// Counts `n` decision-log lines that were lost (queue full or write failed).
     pub fn count_log_dropped(&self, n: u64) {
         self.log_dropped.fetch_add(n, Relaxed);
+    }
+
+    /// Counts a connection closed because the limit was reached.
+    pub fn count_connection_rejected(&self) {
+        self.connections_rejected.fetch_add(1, Relaxed);
     }
 
     /// Failed reloads so far, over every trigger.
@@ -257,6 +264,17 @@ impl Metrics {
             o,
             "keyward_decision_log_dropped_total {}",
             self.log_dropped.load(Relaxed)
+        );
+        header(
+            o,
+            "keyward_connections_rejected_total",
+            "counter",
+            "Connections closed at once because --max-connections were open.",
+        );
+        let _ = writeln!(
+            o,
+            "keyward_connections_rejected_total {}",
+            self.connections_rejected.load(Relaxed)
         );
         header(
             o,

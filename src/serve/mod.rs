@@ -1,11 +1,13 @@
-//! The sidecar HTTP server (SPEC B.6): authorization decisions over HTTP, from the world that is
+//! The sidecar HTTP server (docs/http-api.md): authorization decisions over HTTP, from the world that is
 //! serving now, with hot reloads that never block or drop a check.
 //!
 //! - [`routes`]: the HTTP API — authorize, batch, world, health, metrics — and its error answers;
 //! - [`reload`]: replacing the world (PUT, SIGHUP, file watching), compiled off the request path;
 //! - [`auth`]: the admin bearer token; [`metrics`]: Prometheus counters and histograms;
 //! - [`decision_log`]: JSON Lines of decisions, written by a thread of its own;
-//! - [`encode`]: decisions written straight into the response buffer.
+//! - [`encode`]: decisions written straight into the response buffer;
+//! - [`status`]: where the serving world came from, the last reloads, readiness;
+//! - [`conn`]: accepting connections within limits and timeouts.
 //!
 //! A check reads the serving engine through [`LiveEngine`] without locking; a reload compiles
 //! the new world on a blocking thread and swaps it in atomically, so in-flight checks finish on
@@ -13,6 +15,7 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod conn;
 pub mod decision_log;
 pub mod encode;
 pub mod metrics;
@@ -63,6 +66,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How long `/ready` stays 200 while reloads from the world path fail.
     pub ready_grace: Duration,
+    /// Connections open at once and the request-head (and keep-alive idle) timeout.
+    pub limits: conn::Limits,
+    /// Longest time to receive and answer an authorize request.
+    pub request_timeout: Duration,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -92,6 +99,8 @@ pub struct Shared {
     pub status: Mutex<Status>,
     /// How long a failing reload from the world path leaves the server ready.
     pub ready_grace: Duration,
+    /// Longest time to receive and answer an authorize request.
+    pub request_timeout: Duration,
     /// Held for the whole of a reload, so reloads apply one at a time and in order.
     pub reload_lock: tokio::sync::Mutex<()>,
     pub max_body_bytes: usize,
@@ -128,6 +137,7 @@ impl Shared {
                 found.files,
             )),
             ready_grace: Duration::ZERO,
+            request_timeout: Duration::from_secs(30),
             world_path,
             reload_lock: tokio::sync::Mutex::new(()),
             max_body_bytes: 1 << 20,
@@ -176,6 +186,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         found,
     );
     shared.ready_grace = config.ready_grace;
+    shared.request_timeout = config.request_timeout;
     shared.admin_token = config.admin_token;
     shared.max_body_bytes = config.max_body_bytes;
     shared.max_world_bytes = config.max_world_bytes;
@@ -219,6 +230,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let app = routes::router(shared.clone());
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
     let mut servers = tokio::task::JoinSet::new();
     if let Some(addr) = config.listen {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -227,15 +239,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         let bound = listener
             .local_addr()
             .map_err(|e| ServeError(e.to_string()))?;
-        let mut stop = stop_tx.subscribe();
-        let app = app.clone();
+        let stop = stop_tx.subscribe();
+        let (app, permits, metrics) = (app.clone(), permits.clone(), shared.metrics.clone());
+        let limits = config.limits;
         servers.spawn(async move {
-            let stop = async move {
-                let _ = stop.recv().await;
-            };
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
+            conn::serve(listener, app, limits, permits, metrics, stop).await;
+            Ok::<(), std::io::Error>(())
         });
         tracing::info!("listening on http://{bound}");
     }
@@ -245,15 +254,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         let listener = tokio::net::UnixListener::bind(path)
             .map_err(|e| ServeError(format!("cannot listen on {}: {e}", path.display())))?;
         socket_path = Some(path.clone());
-        let mut stop = stop_tx.subscribe();
-        let app = app.clone();
+        let stop = stop_tx.subscribe();
+        let (app, permits, metrics) = (app.clone(), permits.clone(), shared.metrics.clone());
+        let limits = config.limits;
         servers.spawn(async move {
-            let stop = async move {
-                let _ = stop.recv().await;
-            };
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
+            conn::serve(listener, app, limits, permits, metrics, stop).await;
+            Ok::<(), std::io::Error>(())
         });
         tracing::info!("listening on unix:{}", path.display());
     }

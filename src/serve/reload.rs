@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 pub enum Source {
     /// The world path given at start (a file or a directory).
     Path,
-    /// A request body holding a world (SPEC B.1).
+    /// A request body holding a world (docs/formats.md).
     Body(Bytes),
 }
 

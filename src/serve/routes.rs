@@ -1,4 +1,4 @@
-//! The HTTP API (SPEC B.6) and its answers.
+//! The HTTP API (docs/http-api.md) and its answers.
 //!
 //! | route | answer |
 //! |---|---|
@@ -49,18 +49,39 @@ pub const DECISION_ID_HEADER: &str = "x-keyward-decision-id";
 /// The server's routes over `shared`.
 pub fn router(shared: Arc<Shared>) -> Router {
     let body_limit = DefaultBodyLimit::max(shared.max_body_bytes);
+    let check_guard = middleware::from_fn_with_state(
+        BodyGuard {
+            shared: shared.clone(),
+            limit: shared.max_body_bytes,
+            deny: true,
+            timeout: Some(shared.request_timeout),
+        },
+        guard_body,
+    );
     // The token is checked before the (possibly large) world body is read.
     let put = put_world
         .layer(DefaultBodyLimit::max(shared.max_world_bytes))
+        .layer(middleware::from_fn_with_state(
+            BodyGuard {
+                shared: shared.clone(),
+                limit: shared.max_world_bytes,
+                deny: false,
+                timeout: None,
+            },
+            guard_body,
+        ))
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             require_admin,
         ));
     Router::new()
-        .route("/v1/authorize", post(authorize).layer(body_limit))
+        .route(
+            "/v1/authorize",
+            post(authorize).layer(body_limit).layer(check_guard.clone()),
+        )
         .route(
             "/v1/authorize/batch",
-            post(authorize_batch).layer(body_limit),
+            post(authorize_batch).layer(body_limit).layer(check_guard),
         )
         .route("/v1/world", get(get_world).put(put))
         .route("/health", get(health))
@@ -79,14 +100,28 @@ async fn authorize(
 ) -> Response {
     let started = Instant::now();
     let id = s.ids.next();
+    let explain = wants_explanation(&uri);
     let mut response = match body {
-        Ok(body) => authorize_one(&s, &body, wants_explanation(&uri), started, &id),
+        Ok(body) if explain || body.len() > INLINE_BODY_BYTES => {
+            let (shared, id) = (s.clone(), id.clone());
+            tokio::task::spawn_blocking(move || {
+                authorize_one(&shared, &body, explain, started, &id)
+            })
+            .await
+            .unwrap_or_else(|_| failed_closed(&s, s.live.load().version))
+        }
+        Ok(body) => authorize_one(&s, &body, explain, started, &id),
         Err(rejection) => body_rejected(&s, &rejection, true),
     };
     s.metrics.observe(Route::Authorize, started.elapsed());
     set_decision_id(&mut response, id);
     response
 }
+
+/// Bodies up to this size are decided on the async worker that received them; larger ones and
+/// explanations, whose cost grows with the request, are decided on the blocking pool so a slow
+/// request never stalls the others (`/health` included).
+const INLINE_BODY_BYTES: usize = 8 << 10;
 
 /// Names the decision in the answer's headers.
 fn set_decision_id(response: &mut Response, id: String) {
@@ -160,8 +195,17 @@ async fn authorize_batch(
 ) -> Response {
     let started = Instant::now();
     let id = s.ids.next();
+    let explain = wants_explanation(&uri);
     let mut response = match body {
-        Ok(body) => authorize_many(&s, &body, wants_explanation(&uri), started, &id),
+        Ok(body) if explain || body.len() > INLINE_BODY_BYTES => {
+            let (shared, id) = (s.clone(), id.clone());
+            tokio::task::spawn_blocking(move || {
+                authorize_many(&shared, &body, explain, started, &id)
+            })
+            .await
+            .unwrap_or_else(|_| failed_closed(&s, s.live.load().version))
+        }
+        Ok(body) => authorize_many(&s, &body, explain, started, &id),
         Err(rejection) => body_rejected(&s, &rejection, true),
     };
     s.metrics.observe(Route::Batch, started.elapsed());
@@ -385,6 +429,52 @@ async fn put_world(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesReject
             s.metrics.count_error(ErrorKind::Internal);
             let out = json!({"error": message, "version": s.live.load().version});
             json_response(StatusCode::INTERNAL_SERVER_ERROR, &out, None)
+        }
+    }
+}
+
+/// What [`guard_body`] enforces on a route.
+#[derive(Clone)]
+struct BodyGuard {
+    shared: Arc<Shared>,
+    /// Largest body accepted.
+    limit: usize,
+    /// Whether error answers carry a deny (the authorize routes).
+    deny: bool,
+    /// Longest time to receive and answer the request.
+    timeout: Option<std::time::Duration>,
+}
+
+/// Answers 413 at once when `Content-Length` declares a body over the limit (without waiting
+/// for it), and 408 when the request is not received and answered within the timeout.
+async fn guard_body(
+    State(g): State<BodyGuard>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u128>().ok());
+    if declared.is_some_and(|n| n > g.limit as u128) {
+        g.shared.metrics.count_error(ErrorKind::TooLarge);
+        let message =
+            "the body is larger than the server's limit (--max-body-bytes, --max-world-bytes)";
+        return error_response(StatusCode::PAYLOAD_TOO_LARGE, message.into(), None, g.deny);
+    }
+    let Some(limit) = g.timeout else {
+        return next.run(request).await;
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            g.shared.metrics.count_error(ErrorKind::BadRequest);
+            let message = format!(
+                "the request was not received and answered within {} s (--request-timeout-secs)",
+                limit.as_secs()
+            );
+            error_response(StatusCode::REQUEST_TIMEOUT, message, None, g.deny)
         }
     }
 }
