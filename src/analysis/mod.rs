@@ -147,9 +147,10 @@ pub struct Index {
     iam_actions: Vec<ActionSet>,
     /// Per profile: its principals, in world order.
     members: Vec<Vec<usize>>,
-    /// Per key: whether its policy can tell principals of one profile apart (NotPrincipal, or a
-    /// condition or variable on the caller's ARN, name or id).
-    key_sensitive: Vec<bool>,
+    /// Per key: the actions for which its policy can tell principals of one profile apart (those
+    /// of NotPrincipal statements and of statements with a condition or variable on the caller's
+    /// ARN, name or id).
+    key_sensitive: Vec<ActionSet>,
     /// (account, role name) → the principals that are roles of that name, whatever their path.
     roles: HashMap<(String, String), Vec<usize>>,
 }
@@ -257,12 +258,17 @@ impl Index {
             .keys
             .iter()
             .map(|k| {
-                k.policy.as_ref().is_some_and(|p| {
-                    p.statements
-                        .iter()
-                        .any(|st| st.principal.as_ref().is_some_and(|p| p.negated))
-                        || mentions_identity(&format!("{p:?}"))
-                })
+                let mut set = ActionSet::EMPTY;
+                for st in k.policy.iter().flat_map(|p| &p.statements) {
+                    if st.principal.as_ref().is_some_and(|p| p.negated)
+                        || mentions_identity(&format!("{st:?}"))
+                    {
+                        set.0 |= action_sets
+                            .get(&key_of(st))
+                            .map_or(ActionSet::ALL.0, |s| s.0);
+                    }
+                }
+                set
             })
             .collect();
         let mut roles: HashMap<(String, String), Vec<usize>> = HashMap::new();
@@ -1126,7 +1132,7 @@ impl<'w> Analyzer<'w> {
     pub fn principal_answers(&self, key: &Key, wanted: ActionSet) -> Vec<GroupAnswers> {
         let wanted = ActionSet(wanted.0 & analysed_actions().0);
         let index = &*self.index;
-        let answer = |i: usize| -> Vec<(ActionId, Access)> {
+        let answer = |i: usize, wanted: ActionSet| -> Vec<(ActionId, Access)> {
             let Some(caller) = &index.callers[i] else {
                 return Vec::new();
             };
@@ -1141,15 +1147,10 @@ impl<'w> Analyzer<'w> {
         };
         let mut out = Vec::new();
         let key_index = self.world.keys.iter().position(|k| std::ptr::eq(k, key));
-        if key_index.is_none_or(|k| index.key_sensitive[k]) {
-            for i in 0..index.callers.len() {
-                let a = answer(i);
-                if !a.is_empty() {
-                    out.push((vec![i], a));
-                }
-            }
-            return out;
-        }
+        // Actions whose statements tell principals apart are answered principal by principal.
+        let sensitive =
+            ActionSet(key_index.map_or(ActionSet::ALL.0, |k| index.key_sensitive[k].0) & wanted.0);
+        let common = ActionSet(wanted.0 & !sensitive.0);
         let named = self.named(key);
         for members in &index.members {
             let rest: Vec<usize> = members
@@ -1158,14 +1159,24 @@ impl<'w> Analyzer<'w> {
                 .filter(|i| named.binary_search(i).is_err())
                 .collect();
             if let Some(&first) = rest.first() {
-                let a = answer(first);
-                if !a.is_empty() {
-                    out.push((rest, a));
+                if common.0 != 0 {
+                    let a = answer(first, common);
+                    if !a.is_empty() {
+                        out.push((rest.clone(), a));
+                    }
+                }
+                if sensitive.0 != 0 {
+                    for i in rest {
+                        let a = answer(i, sensitive);
+                        if !a.is_empty() {
+                            out.push((vec![i], a));
+                        }
+                    }
                 }
             }
         }
         for i in named {
-            let a = answer(i);
+            let a = answer(i, wanted);
             if !a.is_empty() {
                 out.push((vec![i], a));
             }
