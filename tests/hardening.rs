@@ -373,3 +373,31 @@ fn byte_order_marks_are_accepted_and_bad_utf8_is_located() {
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(all.contains("line 2, column 4"), "{all}");
 }
+
+#[test]
+fn replay_bounds_what_it_holds_by_bytes() {
+    use std::io::Write as _;
+    // A line of 5 MiB compresses to a few kilobytes: replay skips it as too large, reports it,
+    // and reads the next record.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.jsonl.gz");
+    let big = serde_json::json!({"eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+        "padding": "y".repeat(5 << 20)});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    writeln!(gz, "{big}").unwrap();
+    writeln!(gz, "{{\"eventSource\": \"kms.amazonaws.com\"}}").unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let out = keyward(
+        &[
+            "replay",
+            "--world",
+            "corpus/cloudtrail/example/world.json",
+            "--json",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["bad_by_kind"]["too-large"], 1, "{summary:#}");
+    assert_eq!(summary["totals"]["records"], 2, "{summary:#}");
+}

@@ -49,6 +49,8 @@ pub enum BadKind {
     Unreadable,
     /// A JSON document that is not a CloudTrail log.
     NotCloudTrail,
+    /// A document or line larger than replay reads (after decompression); see `read.rs`.
+    TooLarge,
 }
 
 impl BadKind {
@@ -63,6 +65,7 @@ impl BadKind {
             BadKind::TruncatedGzip => "truncated-gzip",
             BadKind::Unreadable => "unreadable",
             BadKind::NotCloudTrail => "not-cloudtrail",
+            BadKind::TooLarge => "too-large",
         }
     }
 }
