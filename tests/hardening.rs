@@ -401,3 +401,27 @@ fn replay_bounds_what_it_holds_by_bytes() {
     assert_eq!(summary["bad_by_kind"]["too-large"], 1, "{summary:#}");
     assert_eq!(summary["totals"]["records"], 2, "{summary:#}");
 }
+
+#[test]
+fn likely_mistakes_in_a_world_are_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = serde_json::json!({"keys": [open_key(KEY)],
+        "principals": [{"arn": "arn:aws:iam::111122223333:user/alice",
+            "groups": ["arn:aws:iam::111122223333:group/missing"],
+            "policies": [{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "kms:Decrypt\u{0007}", "Resource": "*"},
+                {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+                 "Condition": {"StringEquals": {"kms:ViaServce": "x"}}}]}]}]});
+    let world = write_world(&dir, &world);
+    let out = keyward(&["validate", &world], None);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("group/missing is not in the world"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("control character"), "{stdout}");
+    assert!(
+        stdout.contains("did you mean \"kms:ViaService\""),
+        "{stdout}"
+    );
+}
