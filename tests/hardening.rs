@@ -373,3 +373,55 @@ fn byte_order_marks_are_accepted_and_bad_utf8_is_located() {
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(all.contains("line 2, column 4"), "{all}");
 }
+
+#[test]
+fn replay_bounds_what_it_holds_by_bytes() {
+    use std::io::Write as _;
+    // A line of 5 MiB compresses to a few kilobytes: replay skips it as too large, reports it,
+    // and reads the next record.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.jsonl.gz");
+    let big = serde_json::json!({"eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+        "padding": "y".repeat(5 << 20)});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    writeln!(gz, "{big}").unwrap();
+    writeln!(gz, "{{\"eventSource\": \"kms.amazonaws.com\"}}").unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let out = keyward(
+        &[
+            "replay",
+            "--world",
+            "corpus/cloudtrail/example/world.json",
+            "--json",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["bad_by_kind"]["too-large"], 1, "{summary:#}");
+    assert_eq!(summary["totals"]["records"], 2, "{summary:#}");
+}
+
+#[test]
+fn likely_mistakes_in_a_world_are_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = serde_json::json!({"keys": [open_key(KEY)],
+        "principals": [{"arn": "arn:aws:iam::111122223333:user/alice",
+            "groups": ["arn:aws:iam::111122223333:group/missing"],
+            "policies": [{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "kms:Decrypt\u{0007}", "Resource": "*"},
+                {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+                 "Condition": {"StringEquals": {"kms:ViaServce": "x"}}}]}]}]});
+    let world = write_world(&dir, &world);
+    let out = keyward(&["validate", &world], None);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("group/missing is not in the world"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("control character"), "{stdout}");
+    assert!(
+        stdout.contains("did you mean \"kms:ViaService\""),
+        "{stdout}"
+    );
+}

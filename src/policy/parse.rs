@@ -299,6 +299,14 @@ impl Parser {
                         format!("action {s:?} is not of the form service:Action"),
                     );
                 } else {
+                    if s.chars().any(char::is_control) {
+                        p.warn(
+                            &format!("{field}{at}"),
+                            format!(
+                                "action {s:?} holds a control character; it matches no request"
+                            ),
+                        );
+                    }
                     let kms = s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("kms:"));
                     if kms && !s.contains(['*', '?']) && crate::actions::parse_action(&s).is_none()
                     {

@@ -51,6 +51,8 @@ pub enum BadKind {
     Unreadable,
     /// A JSON document that is not a CloudTrail log.
     NotCloudTrail,
+    /// A document or line larger than replay reads (after decompression); see `read.rs`.
+    TooLarge,
 }
 
 impl BadKind {
@@ -65,6 +67,7 @@ impl BadKind {
             BadKind::TruncatedGzip => "truncated-gzip",
             BadKind::Unreadable => "unreadable",
             BadKind::NotCloudTrail => "not-cloudtrail",
+            BadKind::TooLarge => "too-large",
         }
     }
 }

@@ -236,13 +236,22 @@ pub fn read_input<V: Visit>(input: &Input, file: u32, v: &V) -> V::Acc {
             return acc;
         }
     };
-    let mut reader: Box<dyn Read + Send> = Box::new(io::Cursor::new(head.clone()).chain(reader));
+    let reader: Box<dyn Read + Send> = Box::new(io::Cursor::new(head.clone()).chain(reader));
     if is_document(&head) {
-        let mut data = Vec::with_capacity(if gzip { 0 } else { input.size as usize + 1 });
+        let mut data = Vec::with_capacity(if gzip {
+            0
+        } else {
+            (input.size as usize + 1).min(MAX_DOCUMENT_BYTES + 1)
+        });
         let failure = reader
+            .take(MAX_DOCUMENT_BYTES as u64 + 1)
             .read_to_end(&mut data)
             .err()
             .map(|e| read_failure(e, gzip));
+        if data.len() > MAX_DOCUMENT_BYTES {
+            v.bad(&mut acc, at, too_large("the document", MAX_DOCUMENT_BYTES));
+            return acc;
+        }
         read_document(&data, file, v, &mut acc, failure);
     } else {
         read_lines(
@@ -254,6 +263,57 @@ pub fn read_input<V: Visit>(input: &Input, file: u32, v: &V) -> V::Acc {
         );
     }
     acc
+}
+
+/// The most bytes replay holds for one JSON document (a `{"Records": [...]}` file, after
+/// decompression): CloudTrail writes files of a few megabytes, and a small gzip bomb must not
+/// take gigabytes of memory.
+pub const MAX_DOCUMENT_BYTES: usize = 256 << 20;
+
+/// The most bytes of one JSON Lines line (one record): CloudTrail events are at most 256 KB.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+fn too_large(what: &str, max: usize) -> Bad {
+    Bad {
+        kind: BadKind::TooLarge,
+        message: format!(
+            "{what} is larger than {} MiB (after decompression); not read",
+            max >> 20
+        ),
+    }
+}
+
+/// Reads one line of at most `max` bytes into `buf` (with its newline). A longer line is
+/// skipped to its end without being held, and `Ok(None)` says so; `Ok(Some(0))` is the end.
+fn read_line_bounded<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<usize>> {
+    let n = reader
+        .by_ref()
+        .take(max as u64 + 1)
+        .read_until(b'\n', buf)?;
+    if n <= max || buf.last() == Some(&b'\n') {
+        return Ok(Some(n));
+    }
+    buf.clear();
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(None);
+            }
+            None => {
+                let len = chunk.len();
+                reader.consume(len);
+            }
+        }
+    }
 }
 
 /// Wraps a reader in a gzip decoder when its first bytes are the gzip magic number.
@@ -510,9 +570,21 @@ fn read_lines<V: Visit, R: BufRead>(mut reader: R, file: u32, gzip: bool, v: &V,
     let mut first = true;
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {
+        match read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES) {
+            Ok(Some(0)) => break,
+            Ok(None) => {
+                line_no += 1;
+                first = false;
+                v.bad(
+                    acc,
+                    At {
+                        file,
+                        record: line_no,
+                    },
+                    too_large(&format!("line {line_no}"), MAX_LINE_BYTES),
+                );
+            }
+            Ok(Some(_)) => {
                 line_no += 1;
                 if trim_start(&buf).is_empty() {
                     continue;
@@ -523,9 +595,16 @@ fn read_lines<V: Visit, R: BufRead>(mut reader: R, file: u32, gzip: bool, v: &V,
                     if serde_json::from_slice::<IgnoredAny>(&buf).is_err_and(|e| e.is_eof()) {
                         let mut data = std::mem::take(&mut buf);
                         let failure = reader
+                            .by_ref()
+                            .take(MAX_DOCUMENT_BYTES as u64 + 1)
                             .read_to_end(&mut data)
                             .err()
                             .map(|e| read_failure(e, gzip));
+                        if data.len() > MAX_DOCUMENT_BYTES {
+                            let bad = too_large("the sequence of records", MAX_DOCUMENT_BYTES);
+                            v.bad(acc, At { file, record: 0 }, bad);
+                            return;
+                        }
                         read_values(&data, file, v, acc);
                         if let Some(bad) = failure {
                             v.bad(acc, At { file, record: 0 }, bad);

@@ -230,6 +230,20 @@ impl Builder {
                 });
             }
         }
+        let mut missing = Vec::new();
+        for p in &self.world.principals {
+            for g in &p.groups {
+                if !self.world.groups.contains_key(g) {
+                    missing.push((p.arn.clone(), g.clone()));
+                }
+            }
+        }
+        for (p, g) in missing {
+            self.warn(
+                format!("principal {p} field groups"),
+                format!("group {g} is not in the world: its policies are not applied"),
+            );
+        }
         if !self.errors.is_empty() {
             return Err(LoadError {
                 errors: self.errors,
