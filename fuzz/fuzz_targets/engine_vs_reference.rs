@@ -110,7 +110,7 @@ fuzz_target!(|input: Input| {
     if let Some((user, op)) = input.grant {
         world["grants"] = json!([{"KeyId": key, "GrantId": "g1",
             "GranteePrincipal": arn_of(partition, account, USERS[user as usize % 3]),
-            "Operations": [["Decrypt", "Encrypt", "DescribeKey"][op as usize % 3]]}]);
+            "Operations": [(["Decrypt", "Encrypt", "DescribeKey"][op as usize % 3])]}]);
     }
     let Ok(world) = World::from_value(&world, "fuzz") else {
         return;
@@ -121,7 +121,7 @@ fuzz_target!(|input: Input| {
         context.insert(k.into(), json!(VALUES[*v as usize % VALUES.len()]));
     }
     let mut req = json!({"principal": caller,
-        "action": ["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:CreateGrant"][input.action as usize % 4],
+        "action": (["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:CreateGrant"][input.action as usize % 4]),
         "resource": key, "context": context});
     if let Some(e) = input.ec {
         req["encryption_context"] = json!({"tenant": VALUES[e as usize % VALUES.len()]});
