@@ -1,10 +1,10 @@
-//! The closed set of KMS actions (Part A §5) and what the authorization algorithm needs to know
+//! The closed set of KMS actions (docs/semantics.md §5) and what the authorization algorithm needs to know
 //! about each one: which resource it is authorized against, whether key policies can allow it,
 //! whether it works across accounts, and whether a grant can allow it.
 //!
 //! Actions are dense small integers ([`ActionId`]) so that policy action lists compile to bitsets.
 
-/// What the IAM `Resource` element of an action must match (Part A §5 "Resource(s)").
+/// What the IAM `Resource` element of an action must match (docs/semantics.md §5 "Resource(s)").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceKind {
     /// Authorized against a KMS key ARN; the key policy must allow (directly or by delegation).
@@ -383,7 +383,7 @@ pub fn info(id: ActionId) -> &'static ActionInfo {
 }
 
 /// Whether AWS supplies `kms:CallerAccount` for the action: every key-resource and custom key
-/// store operation except those Part A §4.1 lists (ListKeys, ListAliases, GenerateRandom,
+/// store operation except those docs/semantics.md §4.1 lists (ListKeys, ListAliases, GenerateRandom,
 /// ListRetirableGrants, SynchronizeMultiRegionKey).
 pub fn supplies_caller_account(id: ActionId) -> bool {
     !matches!(

@@ -1,5 +1,5 @@
-//! ARNs and principals: splitting ARNs into their six parts (Part A §2.3), the identity of the
-//! caller of a request, and the principal entries that policies and grants name (Part A §1.3,
+//! ARNs and principals: splitting ARNs into their six parts (docs/semantics.md §2.3), the identity of the
+//! caller of a request, and the principal entries that policies and grants name (docs/semantics.md §1.3,
 //! §2.1).
 
 use std::fmt;
@@ -63,7 +63,7 @@ pub fn is_account_id(text: &str) -> bool {
 }
 
 /// Whether `text` looks like an IAM unique id (`AIDA…`, `AROA…`), which is how a policy shows a
-/// principal that was deleted after the policy was saved (Part A §1.3).
+/// principal that was deleted after the policy was saved (docs/semantics.md §1.3).
 pub fn is_unique_id(text: &str) -> bool {
     text.len() >= 16
         && text.starts_with('A')
@@ -72,7 +72,7 @@ pub fn is_unique_id(text: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// The kind of caller making a request (Part A §2.1).
+/// The kind of caller making a request (docs/semantics.md §2.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallerKind {
     /// The account root user.
@@ -261,7 +261,7 @@ pub enum PrincipalEntry {
     Never(String),
 }
 
-/// How a principal entry matched a caller (Part A §2.1).
+/// How a principal entry matched a caller (docs/semantics.md §2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PrincipalMatch {
     /// No match.
@@ -269,7 +269,7 @@ pub enum PrincipalMatch {
     /// The caller's account: allows only together with an identity-policy allow.
     AccountDelegation,
     /// The caller itself, matched through its role ARN: cancelled by an implicit deny in the
-    /// role's permissions boundary (Part A §6).
+    /// role's permissions boundary (docs/semantics.md §6).
     DirectRole,
     /// The caller itself (`*`, user, session, federated user, service, or root via its account).
     Direct,
@@ -390,7 +390,7 @@ impl PrincipalEntry {
     }
 
     /// Whether this entry names the caller at one level of its hierarchy, for `NotPrincipal`
-    /// (Part A §2.1: session, role, account; user, account; federated user, account).
+    /// (docs/semantics.md §2.1: session, role, account; user, account; federated user, account).
     pub fn lists_level(&self, caller: &Caller, level: HierarchyLevel) -> bool {
         match (self, level) {
             (PrincipalEntry::Any, _) => true,

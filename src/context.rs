@@ -1,6 +1,6 @@
 //! What a request asks once it meets the world: the components to authorize (ReEncrypt and alias
-//! operations have several, Part A §5 rule 3) and, for each, the full request context with every
-//! key AWS derives itself (SPEC B.2, Part A §4). Both evaluators start from here, so they can only
+//! operations have several, docs/semantics.md §5 rule 3) and, for each, the full request context with every
+//! key AWS derives itself (docs/formats.md (Requests), docs/semantics.md §4). Both evaluators start from here, so they can only
 //! differ in how they decide, never in what they are deciding.
 
 use crate::actions::{self, ActionId, ResourceKind};
@@ -179,7 +179,7 @@ fn key_component<'a>(
 }
 
 /// The resource a resourceless action is matched as: `arn:<partition>:kms:<region>:<account>:*`,
-/// so that both `"*"` and account-scoped patterns match it (Part A §2.3). The Region is
+/// so that both `"*"` and account-scoped patterns match it (docs/semantics.md §2.3). The Region is
 /// `aws:RequestedRegion` from the context, or `*` when the request does not say.
 pub fn resourceless_arn(req: &Request) -> String {
     let region = req
@@ -304,7 +304,7 @@ pub enum Layer {
     Identity,
 }
 
-/// Keys that AWS documents for IAM policies only; a key policy sees them as absent (Part A §4.1
+/// Keys that AWS documents for IAM policies only; a key policy sees them as absent (docs/semantics.md §4.1
 /// `kms:ResourceAliases`, §4.2 `aws:ResourceTag/*`, E51).
 pub fn is_identity_only_key(key_lower: &str) -> bool {
     key_lower == "kms:resourcealiases" || key_lower.starts_with("aws:resourcetag/")
@@ -389,7 +389,7 @@ impl Context {
             }
         }
 
-        // The caller (Part A §2.1, §4.2).
+        // The caller (docs/semantics.md §2.1, §4.2).
         if caller.is_service() {
             ctx.derive_str("aws:PrincipalIsAWSService", "true");
             if let CallerKind::Service { name } = &caller.kind {
@@ -440,7 +440,7 @@ impl Context {
         let via = ctx.values.contains_key("kms:viaservice");
         ctx.derive_str("aws:ViaAWSService", if via { "true" } else { "false" });
 
-        // The key (KR keys, Part A §5).
+        // The key (KR keys, docs/semantics.md §5).
         if let Some(key) = comp.key {
             ctx.derive_str("aws:ResourceAccount", &key.account);
             if let Some(acct) = world.accounts.get(&key.account) {

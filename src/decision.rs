@@ -1,4 +1,4 @@
-//! Decisions (SPEC B.3): `Allow`, `ExplicitDeny` or `ImplicitDeny`, with the statements or grants
+//! Decisions (docs/formats.md (Decisions)): `Allow`, `ExplicitDeny` or `ImplicitDeny`, with the statements or grants
 //! that decided, and — for `--explain` — what was missing.
 
 use serde_json::{json, Map, Value};
@@ -74,7 +74,7 @@ pub struct Reason {
 }
 
 impl Reason {
-    /// The reason as JSON, in the B.3 shape.
+    /// The reason as JSON, in the the decision format (docs/formats.md) shape.
     pub fn to_value(&self) -> Value {
         let mut o = Map::new();
         match &self.source {
@@ -165,7 +165,7 @@ impl fmt::Display for Reason {
     }
 }
 
-/// The layer whose allow was missing, for an implicit deny (SPEC B.3 `--explain`).
+/// The layer whose allow was missing, for an implicit deny (docs/formats.md (Decisions) `--explain`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Missing {
     /// The request cannot be authorized at all (unknown key or alias, reserved alias).
@@ -237,16 +237,16 @@ pub struct Decision {
     pub outcome: Outcome,
     /// The deny that won, or the allows that together allowed.
     pub reasons: Vec<Reason>,
-    /// The key-state error the operation would fail with even when authorized (Part A §5 rule 6),
+    /// The key-state error the operation would fail with even when authorized (docs/semantics.md §5 rule 6),
     /// e.g. `DisabledException`.
     pub key_state_error: Option<String>,
     /// Another error the authorized call fails with: PutKeyPolicy rejected by the policy lockout
-    /// safety check (Part A §7.9).
+    /// safety check (docs/semantics.md §7.9).
     pub operation_error: Option<String>,
 }
 
 impl Decision {
-    /// The decision as JSON (SPEC B.3), with the explanation when one is given.
+    /// The decision as JSON (docs/formats.md (Decisions)), with the explanation when one is given.
     pub fn to_value(&self, explanation: Option<&Explanation>) -> Value {
         let mut v = json!({
             "decision": self.outcome.as_str(),

@@ -1,5 +1,5 @@
 //! Strict JSON reading: like `serde_json::from_str::<Value>`, but a repeated key in an object is an
-//! error instead of silently keeping the last value (Part A §1.1: a policy member may appear only
+//! error instead of silently keeping the last value (docs/semantics.md §1.1: a policy member may appear only
 //! once, and a silent misread of a policy is a security bug).
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};

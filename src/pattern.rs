@@ -1,7 +1,7 @@
 //! Wildcard patterns: `*` matches any sequence (including empty), `?` exactly one character,
-//! anchored at both ends (Part A §1.4, §2.3, §3.3). Used for actions, ARN parts and `*Like`
+//! anchored at both ends (docs/semantics.md §1.4, §2.3, §3.3). Used for actions, ARN parts and `*Like`
 //! condition values. A pattern keeps literal characters apart from wildcards so that text from a
-//! policy variable or a `${*}` escape never becomes a wildcard (Part A §3.4).
+//! policy variable or a `${*}` escape never becomes a wildcard (docs/semantics.md §3.4).
 
 /// One element of a wildcard pattern.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -221,7 +221,7 @@ fn match_segments<U: Copy>(toks: &[Token], text: &[U], m: &Matcher<'_, U>) -> bo
     true
 }
 
-/// Matches an ARN pattern against an ARN part by part (Part A §2.3): the pattern is split on its
+/// Matches an ARN pattern against an ARN part by part (docs/semantics.md §2.3): the pattern is split on its
 /// first five literal colons and each part is matched on its own, so `*` cannot cross a part
 /// boundary. A pattern with fewer than six parts is matched against the whole text.
 pub fn arn_matches(pattern: &Glob, arn: &str, ignore_case: bool) -> bool {

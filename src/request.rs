@@ -1,4 +1,4 @@
-//! A request (SPEC B.2): who asks, for which KMS action, on which resource, with which context.
+//! A request (docs/formats.md (Requests)): who asks, for which KMS action, on which resource, with which context.
 //! Parsing validates the principal and the action once, so evaluators never see a malformed request.
 
 use crate::actions::{self, ActionId};
@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 /// A context value given with the request: one string, or a set of strings. Numbers and booleans
-/// are kept in their string form, as AWS compares them (Part A §1.6).
+/// are kept in their string form, as AWS compares them (docs/semantics.md §1.6).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ContextValue {
     Single(String),
@@ -22,7 +22,7 @@ pub enum RequestAction {
     /// One KMS action.
     One(ActionId),
     /// `kms:ReEncrypt`: `kms:ReEncryptFrom` on the source key and `kms:ReEncryptTo` on the
-    /// destination key (Part A §2.2).
+    /// destination key (docs/semantics.md §2.2).
     ReEncrypt,
 }
 
@@ -46,7 +46,7 @@ pub struct Request {
     pub destination_encryption_context: Vec<(String, String)>,
     /// CreateAlias / UpdateAlias: the key the alias is to point to.
     pub target_key: Option<String>,
-    /// PutKeyPolicy: the new key policy, for the lockout safety check (Part A §7.9).
+    /// PutKeyPolicy: the new key policy, for the lockout safety check (docs/semantics.md §7.9).
     pub policy: Option<Policy>,
     /// The session policies of an assumed-role or federated-user session (docs/guardrails.md);
     /// `None` when the request gives none (a `sessions` entry of the world may).
@@ -204,7 +204,7 @@ impl Request {
         }
     }
 
-    /// The request as JSON, in the B.2 format.
+    /// The request as JSON, in the the request format (docs/formats.md) format.
     pub fn to_value(&self) -> Value {
         let mut o = Map::new();
         o.insert("principal".into(), self.caller.arn.clone().into());

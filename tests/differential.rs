@@ -1,5 +1,5 @@
 //! The compiled engine against the reference evaluator: the same decision, reasons and key-state
-//! error on random worlds and requests built from every feature of Part A (see `common`), and on
+//! error on random worlds and requests built from every feature of docs/semantics.md (see `common`), and on
 //! every conformance case. Set PROPTEST_CASES to run more cases.
 
 mod common;

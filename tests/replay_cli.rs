@@ -336,7 +336,7 @@ fn emit_requests_needs_no_world() {
     assert!(lines.iter().any(|l| l["skipped"]
         .as_str()
         .is_some_and(|s| s.contains("AwsServiceEvent"))));
-    // The requests are B.2 requests that `keyward check` decides.
+    // The requests are the request format (docs/formats.md) requests that `keyward check` decides.
     let requests: String = lines
         .iter()
         .filter(|l| l.get("action").is_some())

@@ -1,4 +1,4 @@
-//! The mapping rules for each `userIdentity.type` (Part A §8.2, §8.3), on the synthetic records of
+//! The mapping rules for each `userIdentity.type` (docs/semantics.md §8.2, §8.3), on the synthetic records of
 //! `corpus/cloudtrail/identities.json` (one record per type and per rule), and the context keys
 //! that depend on how the call arrived.
 
@@ -38,7 +38,7 @@ fn fixture() -> Vec<Mapping> {
     read::visit_all(&inputs, &Collect, &|_| {})
 }
 
-/// The request of record `i` as B.2 JSON, with its notes.
+/// The request of record `i` as the request format (docs/formats.md) JSON, with its notes.
 fn request(all: &[Mapping], i: usize) -> (Value, Vec<String>) {
     match &all[i] {
         Mapping::Request(m) => (m.request.to_value(), m.notes.clone()),

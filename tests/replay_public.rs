@@ -21,7 +21,7 @@ fn corpus() -> Option<PathBuf> {
     }
 }
 
-/// What became of one record: its request as B.2 JSON, or the reason it was not one.
+/// What became of one record: its request as the request format (docs/formats.md) JSON, or the reason it was not one.
 #[derive(Debug, Clone)]
 enum Seen {
     Request(Value),

@@ -1,6 +1,6 @@
 //! Conditions compiled to typed predicates: policy values are parsed once (numbers, instants,
 //! CIDRs, bytes, wildcard patterns), literal strings are compared without building patterns, and
-//! only values with policy variables are resolved per check. The semantics are Part A §3.2–§3.4,
+//! only values with policy variables are resolved per check. The semantics are docs/semantics.md §3.2–§3.4,
 //! the same as the reference evaluator's.
 
 use super::view::{CKey, Val, View};
@@ -200,7 +200,7 @@ impl CCondition {
         &self.key.name
     }
 
-    /// Whether the condition holds in `view` for a policy of `layer` (Part A §3.2).
+    /// Whether the condition holds in `view` for a policy of `layer` (docs/semantics.md §3.2).
     pub fn holds(&self, view: &View, layer: Layer) -> bool {
         let value = view.get(&self.key, layer);
         if let Values::Null {

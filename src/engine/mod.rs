@@ -351,7 +351,7 @@ impl Engine {
         v
     }
 
-    /// One component, as Part A §7.10 `authorize_component`.
+    /// One component, as docs/semantics.md §7.10 `authorize_component`.
     fn component(
         &self,
         request: &Request,
@@ -505,7 +505,7 @@ impl Engine {
     }
 
     /// The key-state error a cryptographic operation (or CreateGrant) meets on key `k` when it
-    /// is not enabled (Part A §5 rule 6).
+    /// is not enabled (docs/semantics.md §5 rule 6).
     fn key_state_error(&self, action: ActionId, k: u32) -> Option<&'static str> {
         let info = actions::info(action);
         if info.cryptographic || action == actions::CREATE_GRANT {
@@ -515,7 +515,7 @@ impl Engine {
         }
     }
 
-    /// The first grant on key `k` that allows the component (Part A §7.5.2).
+    /// The first grant on key `k` that allows the component (docs/semantics.md §7.5.2).
     fn grant_allows(&self, eval: &Eval, k: u32, cc: &CallerCtx, iam_allows: bool) -> Option<u32> {
         let info = actions::info(eval.action);
         if !info.grant_op {
@@ -549,7 +549,7 @@ impl Engine {
         })
     }
 
-    /// RetireGrant (Part A §7.5.4): the grant decides, not the key policy.
+    /// RetireGrant (docs/semantics.md §7.5.4): the grant decides, not the key policy.
     fn retire_grant(
         &self,
         request: &Request,
@@ -639,7 +639,7 @@ fn grant_constraints_hold(g: &Grant, view: &View) -> bool {
     }
     let ec = view.comp.encryption_context;
     if action == actions::CREATE_GRANT {
-        // The child grant must be within the parent (Part A §7.5.3).
+        // The child grant must be within the parent (docs/semantics.md §7.5.3).
         let ops: SmallVec<[&str; 4]> = match view.get_named("kms:grantoperations", Layer::Identity)
         {
             Some(view::Val::Many(m)) => (0..m.len()).map(|i| m.get(i)).collect(),
@@ -828,7 +828,7 @@ impl<'a> Eval<'a> {
     }
 
     /// The first key-policy Allow matching the caller directly, and the first matching it
-    /// through its account (Part A §2.1, §7.4); a role-ARN match counts as direct only when the
+    /// through its account (docs/semantics.md §2.1, §7.4); a role-ARN match counts as direct only when the
     /// permissions boundary allows.
     fn key_policy_allows(
         &self,

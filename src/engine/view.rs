@@ -242,7 +242,7 @@ impl<'a> View<'a> {
             .any(|(k, _)| k.eq_ignore_ascii_case(key_lower))
     }
 
-    /// Keys AWS derives itself (Part A §4, SPEC B.2), as `Context::build` derives them.
+    /// Keys AWS derives itself (docs/semantics.md §4, docs/formats.md (Requests)), as `Context::build` derives them.
     fn derived(&self, key: &KeyRef) -> Option<Val<'a>> {
         use KeyRef::*;
         let caller = self.caller;

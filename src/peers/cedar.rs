@@ -41,7 +41,7 @@
 //! Resourceless actions (ListKeys, CreateKey, …) stop after step 1. Two fixed rules are applied
 //! before Cedar runs, in [`CedarPeer::decide`]: a key the world does not have, and a
 //! cross-account call of an action that cannot be used across accounts, are implicit denies
-//! whatever the policies say (Part A §7). Any evaluation error Cedar reports is returned as an
+//! whatever the policies say (docs/semantics.md §7). Any evaluation error Cedar reports is returned as an
 //! error, so a translation mistake cannot pass as a deny.
 
 use super::{
@@ -278,7 +278,7 @@ fn cond_expr(c: &Cond) -> String {
                 (SetOp::ForAllValues, true) => format!("!{s}.containsAny({vals})"),
             }
         }
-        // A multivalued key without a set operator never matches (Part A §3.2 note M).
+        // A multivalued key without a set operator never matches (docs/semantics.md §3.2 note M).
         (_, None) if c.multi => "false".into(),
         (CondKind::Equals | CondKind::Bool, None) => {
             let any = or(&c

@@ -463,7 +463,7 @@ pub struct Facts {
     /// A key action by a caller of another account.
     pub cross: bool,
     /// Decided before any policy: the key is not in the world, or the action cannot be used
-    /// across accounts (Part A §7 — an implicit deny whatever the policies say).
+    /// across accounts (docs/semantics.md §7 — an implicit deny whatever the policies say).
     pub guard: bool,
     /// The ARN the `Resource` element is matched against, split in its six parts.
     pub resource_arn: String,

@@ -19,7 +19,7 @@
 //! key and principal slice names, the caller's tokens and account, whether the call is
 //! cross-account, the resource ARN and its parts, the condition keys ([`Facts`]) and the
 //! encryption context. The module's `outcome` is `"Allow"`, `"ExplicitDeny"` or
-//! `"ImplicitDeny"`, following Part A §7 (explicit deny first; same account: a direct key-policy
+//! `"ImplicitDeny"`, following docs/semantics.md §7 (explicit deny first; same account: a direct key-policy
 //! allow, or an account delegation plus an identity allow, or a grant; cross-account: a
 //! key-policy allow and an identity allow, or a grant).
 //!

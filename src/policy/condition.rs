@@ -1,4 +1,4 @@
-//! Condition operators and their values (Part A §3): the operator families, the set prefixes
+//! Condition operators and their values (docs/semantics.md §3): the operator families, the set prefixes
 //! `ForAnyValue:`/`ForAllValues:`, the `IfExists` suffix, and the typed policy values each
 //! family compares against (strings with variables, numbers, dates, CIDRs, bytes).
 
@@ -173,7 +173,7 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Parses an operator name; operator names are matched case-insensitively (Part A §1.6).
+    /// Parses an operator name; operator names are matched case-insensitively (docs/semantics.md §1.6).
     pub fn parse(name: &str) -> Result<Operator, String> {
         let lower = name.to_ascii_lowercase();
         let (set, rest) = if let Some(r) = lower.strip_prefix("foranyvalue:") {

@@ -1,4 +1,4 @@
-//! The policy document model (Part A §1): statements with their principals, actions, resources
+//! The policy document model (docs/semantics.md §1): statements with their principals, actions, resources
 //! and conditions, as parsed and validated from JSON by [`parse`]. Nothing here decides a request;
 //! evaluators read this model.
 
@@ -13,7 +13,7 @@ pub use template::Template;
 use crate::arn::PrincipalEntry;
 use std::fmt;
 
-/// Which kind of policy a document is; the grammar and validation differ (Part A §1.2, §1.7).
+/// Which kind of policy a document is; the grammar and validation differ (docs/semantics.md §1.2, §1.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyKind {
     /// A KMS key policy: statements name principals.
@@ -47,7 +47,7 @@ pub struct Statement {
     pub effect: Effect,
     /// `Principal` / `NotPrincipal` (key policies only).
     pub principal: Option<Principals>,
-    /// `Action` / `NotAction`; `None` makes a key-policy statement inert (Part A §1.1).
+    /// `Action` / `NotAction`; `None` makes a key-policy statement inert (docs/semantics.md §1.1).
     pub action: Option<Actions>,
     /// `Resource` / `NotResource`; `None` makes a key-policy statement inert.
     pub resource: Option<Resources>,
@@ -138,7 +138,7 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Condition keys whose values are sets (Part A §4); without a set operator they never match.
+/// Condition keys whose values are sets (docs/semantics.md §4); without a set operator they never match.
 pub const MULTI_VALUED_KEYS: &[&str] = &[
     "kms:encryptioncontextkeys",
     "kms:grantoperations",

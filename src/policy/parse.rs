@@ -1,5 +1,5 @@
 //! Reading policy documents from JSON into the model, with the validation AWS applies when a
-//! policy is written (Part A §1). Every error names the statement (index and Sid) and the field.
+//! policy is written (docs/semantics.md §1). Every error names the statement (index and Sid) and the field.
 
 use super::condition::{
     parse_value, suspicious_date_warning, unknown_key_warning, Condition, Family, Operator, SetOp,
@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 /// Settings for policy validation.
 #[derive(Clone, Copy, Debug)]
 pub struct ParseOptions {
-    /// Largest key policy accepted, in UTF-8 bytes (Part A §1.2: 32,768 by default).
+    /// Largest key policy accepted, in UTF-8 bytes (docs/semantics.md §1.2: 32,768 by default).
     pub max_key_policy_bytes: usize,
 }
 

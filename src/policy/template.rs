@@ -1,4 +1,4 @@
-//! Policy variables (Part A §3.4): `${key}`, `${key, 'default'}` and the escapes `${*}`, `${?}`,
+//! Policy variables (docs/semantics.md §3.4): `${key}`, `${key, 'default'}` and the escapes `${*}`, `${?}`,
 //! `${$}`, substituted from the request context before wildcards are interpreted. Substituted text
 //! is literal: it never acts as a wildcard.
 

@@ -1,4 +1,4 @@
-//! The reference evaluator: Part A §7 written out as plainly as possible. It is the specification
+//! The reference evaluator: docs/semantics.md §7 written out as plainly as possible. It is the specification
 //! in code — slow, obvious and exhaustive — and the oracle that the compiled engine is held equal
 //! to. It matches policy strings against the request directly (globs, ARN parts, variables) and
 //! keeps notes for `--explain`.
@@ -80,7 +80,7 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
         notes.push(missing_sentence(m, req));
     }
     let operation_error = (outcome == Outcome::Allow && lockout(world, req, &comps)).then(|| {
-        notes.push("the policy lockout safety check failed: the new key policy would not allow the caller to call kms:PutKeyPolicy afterwards (Part A §7.9, E69)".into());
+        notes.push("the policy lockout safety check failed: the new key policy would not allow the caller to call kms:PutKeyPolicy afterwards (docs/semantics.md §7.9, E69)".into());
         LOCKOUT_ERROR.to_owned()
     });
     (
@@ -97,7 +97,7 @@ pub fn explain(world: &World, req: &Request) -> (Decision, Explanation) {
 /// The error of a PutKeyPolicy call whose new policy fails the lockout safety check.
 pub const LOCKOUT_ERROR: &str = "MalformedPolicyDocumentException";
 
-/// The policy lockout safety check (Part A §7.9, E69): a PutKeyPolicy request carrying a new
+/// The policy lockout safety check (docs/semantics.md §7.9, E69): a PutKeyPolicy request carrying a new
 /// policy, without `kms:BypassPolicyLockoutSafetyCheck` true, fails when the new policy would not
 /// allow the same caller, in the same context, to call `kms:PutKeyPolicy` on the key. Whether AWS
 /// evaluates request conditions here is not documented; keyward uses the current context.
@@ -131,7 +131,7 @@ pub fn lockout(world: &World, req: &Request, comps: &[Component]) -> bool {
 }
 
 /// The key-state error a cryptographic operation (or CreateGrant) meets on a key that is not
-/// enabled (Part A §5 rule 6); `None` when the key state does not stop the operation.
+/// enabled (docs/semantics.md §5 rule 6); `None` when the key state does not stop the operation.
 pub fn key_state_error(action: ActionId, key: &Key) -> Option<String> {
     let info = actions::info(action);
     if !(info.cryptographic || info.name == "CreateGrant") || key.metadata.key_state == "Enabled" {
@@ -292,7 +292,7 @@ impl<'a> Eval<'a> {
     }
 
     /// The first matching Deny statement: key policy, then identity and group policies, then the
-    /// permissions boundary (Part A §7.3).
+    /// permissions boundary (docs/semantics.md §7.3).
     fn explicit_deny(&mut self) -> Option<Reason> {
         if let Some(key) = self.comp.key {
             if let Some(policy) = self.policy_override.or(key.policy.as_ref()) {
@@ -483,7 +483,7 @@ impl<'a> Eval<'a> {
         (direct, delegated, cancelled)
     }
 
-    /// The first grant on the key that allows this component (Part A §7.5.2), and whether some
+    /// The first grant on the key that allows this component (docs/semantics.md §7.5.2), and whether some
     /// grant named the caller and operation but failed its constraints.
     fn grant_allows(&mut self, key: &Key, iam_allows: bool) -> (Option<Reason>, bool) {
         let info = actions::info(self.comp.action);
@@ -515,12 +515,12 @@ impl<'a> Eval<'a> {
 
     /// Whether a grant's grantee (or retiring principal) is the caller: as a direct principal
     /// match, or — for an account — the root user, or an IAM principal of that account whose
-    /// identity policies allow the action (Part A §7.5.2 point 3, the default for §10 question 5).
+    /// identity policies allow the action (docs/semantics.md §7.5.2 point 3, the default for §10 question 5).
     fn grantee_matches(&mut self, grantee: &PrincipalEntry, iam_allows: bool) -> bool {
         match grantee.matches(self.caller) {
             PrincipalMatch::Direct | PrincipalMatch::DirectRole => true,
             PrincipalMatch::AccountDelegation => {
-                self.note("assumption (Part A §10 q5): a grant to an account lets its IAM principals use it only with an identity-policy allow".into());
+                self.note("assumption (docs/semantics.md §10 q5): a grant to an account lets its IAM principals use it only with an identity-policy allow".into());
                 iam_allows
             }
             PrincipalMatch::No => false,
@@ -546,7 +546,7 @@ impl<'a> Eval<'a> {
     }
 
     /// CreateGrant allowed by a grant: the child grant may have only the parent's operations and
-    /// constraints at least as strict (Part A §7.5.3).
+    /// constraints at least as strict (docs/semantics.md §7.5.3).
     fn child_grant_within(&self, parent: &Grant) -> bool {
         let ops = match self.ctx.get("kms:grantoperations", Layer::Identity) {
             Some(ContextValue::Multi(v)) => v.clone(),
@@ -573,7 +573,7 @@ impl<'a> Eval<'a> {
         }
     }
 
-    /// RetireGrant (Part A §7.5.4): the grant decides, not the key policy.
+    /// RetireGrant (docs/semantics.md §7.5.4): the grant decides, not the key policy.
     fn retire_grant(&mut self, key: &Key, iam: &IamSide) -> ComponentResult {
         let deny = (
             Outcome::ImplicitDeny,
@@ -672,7 +672,7 @@ impl<'a> Eval<'a> {
     ) -> bool {
         for c in conds {
             if layer == Layer::KeyPolicy && context::is_identity_only_key(&c.key_lower) {
-                self.note(format!("assumption (Part A E51): {} is documented for IAM policies only; in a key policy it is treated as absent", c.key));
+                self.note(format!("assumption (docs/semantics.md E51): {} is documented for IAM policies only; in a key policy it is treated as absent", c.key));
             }
             if c.key_lower == "kms:resourcealiases"
                 && layer == Layer::Identity
@@ -685,7 +685,7 @@ impl<'a> Eval<'a> {
         conds.iter().all(|c| self.condition_holds(c, layer))
     }
 
-    /// One condition, exactly as Part A §3.2 writes it.
+    /// One condition, exactly as docs/semantics.md §3.2 writes it.
     fn condition_holds(&mut self, c: &Condition, layer: Layer) -> bool {
         let op = c.operator;
         let value = self.ctx.get(&c.key_lower, layer);
@@ -718,7 +718,7 @@ impl<'a> Eval<'a> {
             None => match value {
                 None => op.if_exists || op.base.is_negated(),
                 Some(ContextValue::Multi(_)) => {
-                    self.note(format!("assumption (Part A §3.2 note M): {} is multivalued and {} has no set operator, so it never matches", c.key, op.name()));
+                    self.note(format!("assumption (docs/semantics.md §3.2 note M): {} is multivalued and {} has no set operator, so it never matches", c.key, op.name()));
                     false
                 }
                 Some(ContextValue::Single(v)) => self.base_match(c, v, layer),
@@ -734,7 +734,7 @@ impl<'a> Eval<'a> {
         any != c.operator.base.is_negated()
     }
 
-    /// The positive comparison of one context value with one policy value (Part A §3.3).
+    /// The positive comparison of one context value with one policy value (docs/semantics.md §3.3).
     fn positive_cmp(&self, base: BaseOp, v: &str, pv: &CondValue, layer: Layer) -> bool {
         use BaseOp::*;
         let lookup = |k: &str| self.ctx.single(&k.to_ascii_lowercase(), layer);
@@ -793,7 +793,7 @@ fn reason(source: Source, statement: usize, st: &Statement) -> Reason {
 }
 
 /// The match level of each entry of a `Principal` element, or of a `NotPrincipal` element as a
-/// whole (Part A §2.1): a `NotPrincipal` applies directly to every caller it does not exempt.
+/// whole (docs/semantics.md §2.1): a `NotPrincipal` applies directly to every caller it does not exempt.
 pub(crate) fn principal_levels(
     principals: Option<&Principals>,
     caller: &Caller,

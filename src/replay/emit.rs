@@ -1,5 +1,5 @@
 //! `keyward replay --emit-requests`: the request each KMS record maps to, as JSON Lines, with no
-//! world needed — to inspect the mapping, or to feed `keyward check`. Each line is the B.2
+//! world needed — to inspect the mapping, or to feed `keyward check`. Each line is the the request format (docs/formats.md)
 //! request plus `source` (file, record, eventID), or `{"source", "skipped": reason}` for a record
 //! that is not an authorization, or `{"source", "bad": kind, "error": message}` for one that cannot
 //! be read. Records of other services print nothing and are only counted.

@@ -1,4 +1,4 @@
-//! From one CloudTrail record to the authorization request AWS decided (Part A §8.3): the caller
+//! From one CloudTrail record to the authorization request AWS decided (docs/semantics.md §8.3): the caller
 //! from `userIdentity`, the action from `eventName`, the resource from `resources[]` or
 //! `requestParameters`, and every context key the record carries. Keys the engine derives itself
 //! (`kms:CallerAccount`, `aws:PrincipalType`, key properties, `kms:EncryptionContext:*`, …) are left
@@ -82,12 +82,12 @@ fn missing(field: &str) -> Mapping {
     bad(BadKind::MissingField, format!("field {field} is missing"))
 }
 
-/// Invokers that are not an integrated service acting with the caller's credentials (Part A §8.2):
+/// Invokers that are not an integrated service acting with the caller's credentials (docs/semantics.md §8.2):
 /// KMS housekeeping, KMS calling itself (the second Region of UpdatePrimaryRegion) and the
 /// console sign-in service, whose calls are the user's own.
 const NOT_A_SERVICE_CALL: &[&str] = &["AWS Internal", "kms.amazonaws.com", "signin.amazonaws.com"];
 
-/// Maps a record (Part A §8.3).
+/// Maps a record (docs/semantics.md §8.3).
 pub fn map_record(rec: &Record) -> Mapping {
     let Some(source) = rec.event_source.as_deref() else {
         return missing("eventSource");
@@ -333,7 +333,7 @@ enum Identity {
     Service,
 }
 
-/// The caller a record names (Part A §8.2, §8.3).
+/// The caller a record names (docs/semantics.md §8.2, §8.3).
 fn caller(
     ui: &UserIdentity,
     region: &str,
@@ -476,8 +476,8 @@ fn identity_context(
     via
 }
 
-/// Context keys from operation-specific request parameters (Part A §4.1), and the new key policy
-/// of PutKeyPolicy (for the lockout safety check, Part A §7.9).
+/// Context keys from operation-specific request parameters (docs/semantics.md §4.1), and the new key policy
+/// of PutKeyPolicy (for the lockout safety check, docs/semantics.md §7.9).
 fn parameters(
     name: &str,
     p: &RequestParameters,

@@ -3,7 +3,7 @@
 //!
 //! The pieces, in the order data flows: [`read`] finds and decompresses log files and hands out
 //! records as they are parsed into [`record::Record`]; [`map`] turns a record into the request
-//! AWS authorized (Part A §8.3); [`run`] decides every request against a world in parallel and
+//! AWS authorized (docs/semantics.md §8.3); [`run`] decides every request against a world in parallel and
 //! gathers the [`run::Summary`]; [`diff`] does the same against two worlds and lists what
 //! changes; [`report`] draws the summary as an HTML page; [`emit`] prints the mapped requests
 //! instead of deciding them. [`synth`] goes the other way and writes CloudTrail logs for

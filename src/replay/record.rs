@@ -1,4 +1,4 @@
-//! One CloudTrail record as AWS writes it (Part A §8.1, §8.2), read into typed structs that borrow
+//! One CloudTrail record as AWS writes it (docs/semantics.md §8.1, §8.2), read into typed structs that borrow
 //! from the input text. Only the fields an authorization decision depends on are declared; every
 //! other field is skipped without allocating, which is what makes replay fast.
 //!
@@ -104,7 +104,7 @@ pub struct Record<'a> {
     pub vpc_endpoint_id: Option<Text<'a>>,
 }
 
-/// `userIdentity` (Part A §8.2).
+/// `userIdentity` (docs/semantics.md §8.2).
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity<'a> {

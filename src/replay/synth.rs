@@ -1,5 +1,5 @@
 //! Writing CloudTrail logs for generated traffic: each request becomes the record AWS would have
-//! written for it (Part A §8), with the outcome the generator recorded, in gzipped files laid out
+//! written for it (docs/semantics.md §8), with the outcome the generator recorded, in gzipped files laid out
 //! as a trail's S3 bucket: `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/
 //! <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<n>.json.gz`.
 //!
@@ -641,7 +641,7 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Context keys every record supplies that a request may leave out (Part A §4.2 "always").
+/// Context keys every record supplies that a request may leave out (docs/semantics.md §4.2 "always").
 const SUPPLIED_BY_LOGS: &[&str] = &["aws:requestedregion", "aws:currenttime", "aws:epochtime"];
 
 /// Reads a written record back and checks that it maps to a request that decides as `original`.

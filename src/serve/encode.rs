@@ -15,7 +15,7 @@ enum Field<'a> {
     Num(usize),
 }
 
-/// Appends `decision` as B.3 JSON (without explanation), with `warnings` when there are any.
+/// Appends `decision` as the decision format (docs/formats.md) JSON (without explanation), with `warnings` when there are any.
 pub fn write_decision(out: &mut Vec<u8>, decision: &Decision, warnings: &[String]) {
     // Destructured in full so that a field added to `Decision` fails to compile here until it
     // is written too.

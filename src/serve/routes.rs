@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /v1/authorize[?explain]` | a decision (B.3), plus `warnings` for unknown request fields |
+//! | `POST /v1/authorize[?explain]` | a decision (the decision format (docs/formats.md)), plus `warnings` for unknown request fields |
 //! | `POST /v1/authorize/batch` | `{"decisions": [...]}`, in request order, all from one world |
 //! | `PUT /v1/world` | `{"version": N, ...}` once the new world serves; 400 with `errors` if rejected |
 //! | `GET /v1/world` | version, hash, load time, source, counts and warnings of the serving world, and the last reloads |
@@ -163,7 +163,7 @@ fn authorize_one(s: &Shared, body: &[u8], explain: bool, started: Instant, id: &
     bytes_response(StatusCode::OK, out, Some(version))
 }
 
-/// Appends one decision's answer: B.3 JSON, with the explanation when asked for and warnings
+/// Appends one decision's answer: the decision format (docs/formats.md) JSON, with the explanation when asked for and warnings
 /// about unknown request fields.
 fn write_answer(
     out: &mut Vec<u8>,

@@ -1,4 +1,4 @@
-//! Loading a world from JSON (SPEC B.1): one file, a directory of `*.json` files merged, or an
+//! Loading a world from JSON (docs/formats.md (Worlds)): one file, a directory of `*.json` files merged, or an
 //! inline value. Every error names the file, the object (key, principal, grant) and the field.
 
 mod guardrails;

@@ -1,4 +1,4 @@
-//! The world (SPEC B.1): everything a decision depends on that is not in the request — keys with
+//! The world (docs/formats.md (Worlds)): everything a decision depends on that is not in the request — keys with
 //! their policies, aliases, tags and metadata; principals with identity policies, groups, tags and
 //! permissions boundaries; groups; grants; accounts with their organization.
 
@@ -95,7 +95,7 @@ pub struct Group {
     pub policies: Vec<Policy>,
 }
 
-/// A grant's encryption-context and source constraints (Part A §7.5.1).
+/// A grant's encryption-context and source constraints (docs/semantics.md §7.5.1).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GrantConstraints {
     /// `EncryptionContextEquals`: the request's EC must have exactly these pairs.
@@ -107,7 +107,7 @@ pub struct GrantConstraints {
 }
 
 /// Whether `pairs` holds `k: v` as grant constraints compare encryption-context pairs: keys
-/// case-insensitively, values exactly (Part A §7.5.2).
+/// case-insensitively, values exactly (docs/semantics.md §7.5.2).
 pub fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
     pairs.iter().any(|(pk, pv)| {
         pv == v
@@ -121,7 +121,7 @@ pub fn has_pair(pairs: &[(String, String)], k: &str, v: &str) -> bool {
 
 impl GrantConstraints {
     /// Whether a request's encryption context satisfies the encryption-context constraint:
-    /// `Equals` needs exactly these pairs, `Subset` at least these (Part A §7.5.2).
+    /// `Equals` needs exactly these pairs, `Subset` at least these (docs/semantics.md §7.5.2).
     pub fn accepts_context(&self, ec: &[(String, String)]) -> bool {
         if let Some(e) = &self.equals {
             return e.len() == ec.len() && e.iter().all(|(k, v)| has_pair(ec, k, v));

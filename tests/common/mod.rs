@@ -1,4 +1,4 @@
-//! Random worlds and requests for property tests, built from every feature of Part A: principal
+//! Random worlds and requests for property tests, built from every feature of docs/semantics.md: principal
 //! kinds (account, root, role, session, user, service, `*`, NotPrincipal), action and resource
 //! wildcards, NotAction/NotResource, every condition family with present and absent keys, policy
 //! variables, identity policies, groups, permissions boundaries, grants with constraints,

@@ -37,7 +37,7 @@ pub(super) struct Kms {
     aliases: Vec<(String, String, String, String)>,
 }
 
-/// DescribeKey fields that feed authorization (SPEC B.1 `metadata`).
+/// DescribeKey fields that feed authorization (docs/formats.md (Worlds) `metadata`).
 const METADATA: &[&str] = &[
     "KeySpec",
     "CustomerMasterKeySpec",

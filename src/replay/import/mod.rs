@@ -1,4 +1,4 @@
-//! Building a world (SPEC B.1) from the AWS CLI's own JSON outputs, so that a real account can be
+//! Building a world (docs/formats.md (Worlds)) from the AWS CLI's own JSON outputs, so that a real account can be
 //! decided and replayed without hand-editing: `aws kms describe-key`, `get-key-policy`,
 //! `list-grants`, `list-aliases`, `list-resource-tags`, `list-keys`, and
 //! `aws iam get-account-authorization-details`.
