@@ -97,7 +97,7 @@ fn same_value(a: &ContextValue, b: &ContextValue) -> bool {
 pub fn claims_derived_facts(req: &Request) -> bool {
     req.context
         .iter()
-        .any(|(k, _)| crate::context_keys::is_derived_fact(&k.to_ascii_lowercase()))
+        .any(|(k, _)| crate::context_keys::is_derived_fact(k))
 }
 
 fn show(v: &ContextValue) -> String {

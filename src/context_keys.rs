@@ -329,7 +329,8 @@ fn typed(def: &KeyDef, v: &Value) -> Result<String, String> {
 /// key, the encryption context). A request's context may repeat such a key with the same value,
 /// but a different value is a claim keyward will not believe: the request is denied (see
 /// `context::components`).
-pub fn is_derived_fact(key_lower: &str) -> bool {
+/// The comparison ignores ASCII case and allocates nothing: it runs on every check.
+pub fn is_derived_fact(key: &str) -> bool {
     const FACTS: &[&str] = &[
         "aws:principalarn",
         "aws:principalaccount",
@@ -349,9 +350,13 @@ pub fn is_derived_fact(key_lower: &str) -> bool {
         "kms:requestalias",
         "kms:reencryptonsamekey",
     ];
-    FACTS.contains(&key_lower)
-        || key_lower.starts_with("aws:principaltag/")
-        || key_lower.starts_with("aws:resourcetag/")
+    let has_prefix = |prefix: &str| {
+        key.len() >= prefix.len()
+            && key.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    FACTS.iter().any(|f| f.eq_ignore_ascii_case(key))
+        || has_prefix("aws:principaltag/")
+        || has_prefix("aws:resourcetag/")
 }
 
 /// Keys that only the request's encryption-context fields may give.
