@@ -353,6 +353,24 @@ impl ActionSet {
         ActionSet(!self.0 & ActionSet::ALL.0)
     }
 
+    /// The actions an IAM action pattern names (`kms:Decrypt`, `kms:Re*`, or `Decrypt` read as
+    /// `kms:Decrypt`), matched without regard to case as policies match them.
+    pub fn matching(pattern: &str) -> ActionSet {
+        let pattern = if pattern.contains(':') {
+            pattern.to_string()
+        } else {
+            format!("kms:{pattern}")
+        };
+        let glob = crate::pattern::Glob::new(&pattern);
+        let mut set = ActionSet::EMPTY;
+        for i in 0..ACTION_COUNT as u8 {
+            if glob.matches(&full_name(i), true) {
+                set.insert(i);
+            }
+        }
+        set
+    }
+
     /// Iterates the ids in the set.
     pub fn iter(self) -> impl Iterator<Item = ActionId> {
         (0..ACTION_COUNT as u8).filter(move |&i| self.contains(i))

@@ -96,20 +96,9 @@ fn action_set(names: &[String]) -> Result<ActionSet, String> {
     }
     let mut set = ActionSet::EMPTY;
     for n in names {
-        let pattern = if n.contains(':') {
-            n.clone()
-        } else {
-            format!("kms:{n}")
-        };
-        let glob = crate::pattern::Glob::new(&pattern);
-        let mut hit = false;
-        for i in 0..actions::ACTION_COUNT {
-            if glob.matches(&actions::full_name(i as u8), true) {
-                set.insert(i as u8);
-                hit = true;
-            }
-        }
-        if !hit {
+        let named = ActionSet::matching(n);
+        set.0 |= named.0;
+        if named == ActionSet::EMPTY {
             let hint = actions::suggest(n)
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();

@@ -3,7 +3,7 @@
 //! and kept beside it.
 
 use super::Shared;
-use crate::actions::{self, ActionSet};
+use crate::actions::ActionSet;
 use crate::analysis::{analysed_actions, Analyzer, Index};
 use crate::arn::Caller;
 use crate::engine::Engine;
@@ -61,20 +61,9 @@ fn wanted(params: &[(String, String)]) -> Result<ActionSet, String> {
             continue;
         }
         any = true;
-        let name = if v.contains(':') {
-            v.clone()
-        } else {
-            format!("kms:{v}")
-        };
-        let glob = crate::pattern::Glob::new(&name);
-        let mut hit = false;
-        for i in 0..actions::ACTION_COUNT {
-            if glob.matches(&actions::full_name(i as u8), true) {
-                set.insert(i as u8);
-                hit = true;
-            }
-        }
-        if !hit {
+        let named = ActionSet::matching(v);
+        set.0 |= named.0;
+        if named == ActionSet::EMPTY {
             return Err(format!("no KMS action matches {v:?}"));
         }
     }
