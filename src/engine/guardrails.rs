@@ -290,7 +290,6 @@ fn first_named(eval: &Eval, c: &CNamed, effect: Effect, caller: &Caller) -> Opti
 /// What the guardrail layers say about one component, given the world's tables.
 pub struct Guard<'a> {
     pub t: &'a GTables,
-    pub world: &'a World,
     pub caller: &'a Caller,
     /// The caller's world principal ARN (for the service-linked role test).
     pub role_arn: Option<&'a str>,

@@ -176,6 +176,7 @@ impl Metrics {
     }
 
     /// Failed reloads so far, over every trigger.
+    #[cfg(test)]
     pub fn reloads_failed(&self) -> u64 {
         self.reloads.iter().map(|r| r[1].load(Relaxed)).sum()
     }
