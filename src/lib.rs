@@ -58,3 +58,7 @@ pub use decision::{Decision, Explanation, Outcome, Reason};
 pub use engine::{Engine, LiveEngine};
 pub use request::Request;
 pub use world::World;
+
+/// The sidecar's metrics, reachable for the metrics bench (benches/metrics.rs); not a stable API.
+#[doc(hidden)]
+pub use serve::metrics as serve_metrics;
