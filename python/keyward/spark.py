@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 # Names a folder walk picks up, as `keyward replay` (src/replay/read.rs).
@@ -89,6 +90,8 @@ def replay_partition(
         paths = batch.column("path").to_pylist()
         contents = batch.column("content")
         for i, path in enumerate(paths):
+            if path not in names:
+                continue  # a file `keyward replay` would not read (a digest, another suffix)
             shown, position = names[path]
             one = pa.RecordBatch.from_arrays(
                 [pa.array([shown]), pa.array([position], pa.int64()), contents.slice(i, 1)],
@@ -339,16 +342,27 @@ def replay(args: argparse.Namespace) -> int:
         against_bc = spark.sparkContext.broadcast(against) if against is not None else None
         body = functools.partial(importable.replay_partition, world_bc, against_bc, files,
                                  args.batch_size)
-        read = spark.read.format("binaryFile").load([p for p, _, _ in inputs])
+        # Spark lists the arguments again (in parallel on object stores); the body skips what
+        # the listing above left out.
+        read = spark.read.format("binaryFile").option("recursiveFileLookup", "true") \
+            .load(args.logs)
+        started = time.perf_counter()
         rows = read.select("path", "content").mapInArrow(body, ROW_SCHEMA).persist()
         if args.out:
             rows.write.mode("overwrite").partitionBy("account", "day").parquet(args.out)
         summary = summarize(rows, args.limit, against is not None)
+        elapsed = time.perf_counter() - started
         rows.unpersist()
+        if args.stats:
+            cores = spark.sparkContext.defaultParallelism
+            rate = summary["totals"]["records"] / elapsed
+            print(f"keyward: replayed {summary['totals']['records']} records in {elapsed:.2f} s "
+                  f"(session start and listing excluded): {rate:.0f} records/s, "
+                  f"{rate / cores:.0f} per core on {cores} cores", file=sys.stderr)
     finally:
         spark.stop()
     if args.json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         print(to_text(summary, len(inputs)))
     return 1 if failed(summary) else 0
@@ -375,6 +389,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="Spark partitions to read the files into (default: 2 per core)")
     p.add_argument("--batch-size", type=int, default=10000,
                    help="most rows per Arrow batch (spark.sql.execution.arrow.maxRecordsPerBatch)")
+    p.add_argument("--stats", action="store_true",
+                   help="print the replay's wall time and records per second to standard error")
     args = parser.parse_args(argv)
     if args.limit < 0 or args.batch_size < 1 or args.partitions < 0:
         parser.error("--limit and --partitions must be at least 0, --batch-size at least 1")
