@@ -33,6 +33,7 @@ pub mod actions;
 pub mod analysis;
 pub mod arn;
 pub(crate) mod bench;
+pub(crate) mod bundle;
 #[doc(hidden)]
 pub mod cli;
 pub(crate) mod context;

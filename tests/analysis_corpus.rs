@@ -15,6 +15,9 @@ fn cond_text(c: &Value) -> String {
     if let Some(g) = c.get("grant") {
         return format!("grant {}", g.as_str().unwrap());
     }
+    if let Some(inner) = c.get("not") {
+        return format!("not ({})", conds_text(inner));
+    }
     let values: Vec<&str> = c["values"]
         .as_array()
         .unwrap()

@@ -10,15 +10,16 @@
 //! holds when all its conditions hold, and a set of [`Deny`]s that take it away when theirs hold.
 //! Tests hold this equal to the reference evaluator on random worlds and requests.
 //!
-//! Guardrails (service and resource control policies, endpoint and session policies) are not
-//! part of the world model yet; when they are, they enter here as further `Deny`s and as a
-//! further factor of every path, the way permissions boundaries do.
+//! Guardrails (docs/guardrails.md) enter as further `Deny`s and as further factors of every
+//! path: service control policy levels for all of them, session policies wherever a
+//! permissions boundary is needed. A VPC endpoint policy becomes a condition on the request's
+//! `aws:SourceVpce` ([`Cond::Endpoint`]).
 
 pub mod findings;
 pub mod report;
 
 use crate::actions::{self, ActionId, ActionSet, ResourceKind};
-use crate::arn::{Caller, PrincipalEntry, PrincipalMatch};
+use crate::arn::{Caller, CallerKind, PrincipalEntry, PrincipalMatch};
 use crate::context::{Component, ComponentKind, Context, Layer};
 use crate::decision::{Reason, Source};
 use crate::pattern::arn_matches;
@@ -27,6 +28,7 @@ use crate::policy::template::Piece;
 use crate::policy::{CondValue, Condition, Effect, Policy, ResourcePattern, Statement};
 use crate::reference::{principal_level, principal_levels, Eval};
 use crate::request::{Request, RequestAction};
+use crate::world::guardrails::is_service_linked;
 use crate::world::{Grant, Key, Principal, World};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -89,6 +91,10 @@ pub enum Cond {
     /// A grant's constraints (encryption context, source ARN, or for CreateGrant the child
     /// grant's operations and constraints).
     Grant { key: String, grant_id: String },
+    /// The request comes through this VPC endpoint (its `aws:SourceVpce`).
+    Endpoint { id: String },
+    /// Not all of these hold.
+    Not(Vec<Cond>),
 }
 
 /// One way an allow holds: the statements or grants involved, and the open conditions that must
@@ -151,6 +157,8 @@ pub struct Index {
     /// of NotPrincipal statements and of statements with a condition or variable on the caller's
     /// ARN, name or id).
     key_sensitive: Vec<ActionSet>,
+    /// The actions for which a guardrail can tell principals of one profile apart.
+    guardrail_sensitive: ActionSet,
     /// (account, role name) → the principals that are roles of that name, whatever their path.
     roles: HashMap<(String, String), Vec<usize>>,
 }
@@ -180,8 +188,11 @@ fn profiles(world: &World, callers: &[Option<Caller>]) -> (Vec<usize>, Vec<Vec<u
         for g in &p.groups {
             group_policies.push(format!("{g}{:?}", world.group(g).map(|g| &g.policies)));
         }
+        let linked = callers[i]
+            .as_ref()
+            .is_some_and(|c| is_service_linked(c, Some(&p.arn)));
         let signature = format!(
-            "{}|{kind}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{kind}|{linked}|{:?}|{:?}|{:?}|{:?}",
             p.account, p.policies, group_policies, p.permissions_boundary, p.tags
         );
         let id = if mentions_identity(&signature) || callers[i].is_none() {
@@ -223,6 +234,15 @@ impl Index {
         for g in world.groups.values() {
             g.policies.iter().for_each(&mut add);
         }
+        for p in &world.org_policies {
+            add(&p.policy);
+        }
+        for e in &world.vpc_endpoints {
+            e.policy.iter().for_each(&mut add);
+        }
+        for s in &world.sessions {
+            s.policies.iter().for_each(&mut add);
+        }
         let callers: Vec<Option<Caller>> = world
             .principals
             .iter()
@@ -254,6 +274,28 @@ impl Index {
             })
             .collect();
         let (_, members) = profiles(world, &callers);
+        // Guardrail statements that can tell apart principals of one profile: those reading the
+        // caller's ARN, name or id, and those of RCPs and endpoint policies naming principals
+        // other than `*`.
+        let mut guardrail_sensitive = ActionSet::EMPTY;
+        let names_some = |st: &Statement| {
+            st.principal
+                .as_ref()
+                .is_some_and(|p| p.negated || p.entries.iter().any(|e| *e != PrincipalEntry::Any))
+        };
+        let guardrail_statements = world
+            .org_policies
+            .iter()
+            .map(|p| &p.policy)
+            .chain(world.vpc_endpoints.iter().filter_map(|e| e.policy.as_ref()))
+            .flat_map(|p| &p.statements);
+        for st in guardrail_statements {
+            if names_some(st) || mentions_identity(&format!("{st:?}")) {
+                guardrail_sensitive.0 |= action_sets
+                    .get(&key_of(st))
+                    .map_or(ActionSet::ALL.0, |s| s.0);
+            }
+        }
         let key_sensitive = world
             .keys
             .iter()
@@ -284,6 +326,7 @@ impl Index {
             }
         }
         Index {
+            guardrail_sensitive,
             roles,
             action_sets,
             callers,
@@ -464,6 +507,16 @@ impl<'w> Analyzer<'w> {
         self.index.principal_index.get(arn).copied()
     }
 
+    /// Which of `wanted` actions `caller` may use on `key`, with some request and with none:
+    /// what [`Analyzer::access`] answers, action by action, reduced to two sets.
+    pub fn summary(&self, caller: &Caller, key: &Key, wanted: ActionSet) -> Summary {
+        let cand = self.candidate_actions(caller, key, wanted);
+        if cand.0 == 0 {
+            return Summary::default();
+        }
+        Scope::new(self, caller, key).summary(cand)
+    }
+
     /// What `caller` may do with `action` on `key`; `None` when no request can be allowed.
     pub fn access(&self, caller: &Caller, key: &Key, action: ActionId) -> Option<Access> {
         Scope::new(self, caller, key).access(action)
@@ -490,7 +543,7 @@ impl<'w> Analyzer<'w> {
                 continue;
             }
             let acts = self.actions_of(st);
-            if acts.0 & wanted.0 & !set.0 == 0 {
+            if acts.0 & wanted.0 & !set.0 == 0 || other_account_only(st, caller) {
                 continue;
             }
             match principal_level(st.principal.as_ref(), caller) {
@@ -514,6 +567,63 @@ impl<'w> Analyzer<'w> {
         }
         ActionSet(set.0 & wanted.0)
     }
+}
+
+/// Which actions a caller may use on a key: with some request (`any`), and with a request
+/// carrying nothing (`unconditional`, a subset of `any`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Summary {
+    pub any: ActionSet,
+    pub unconditional: ActionSet,
+}
+
+fn action_mask(keep: impl Fn(ActionId, &actions::ActionInfo) -> bool) -> ActionSet {
+    let mut set = ActionSet::EMPTY;
+    for (i, info) in actions::ACTIONS.iter().enumerate() {
+        if keep(i as ActionId, info) {
+            set.insert(i as ActionId);
+        }
+    }
+    set
+}
+
+static ANALYSED: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(analysed_actions);
+static CALLER_ACCOUNT: std::sync::LazyLock<ActionSet> =
+    std::sync::LazyLock::new(|| action_mask(|a, _| actions::supplies_caller_account(a)));
+static CROSS_ACCOUNT: std::sync::LazyLock<ActionSet> =
+    std::sync::LazyLock::new(|| action_mask(|_, i| i.cross_account));
+static GRANT_OPS: std::sync::LazyLock<ActionSet> =
+    std::sync::LazyLock::new(|| action_mask(|_, i| i.grant_op));
+
+/// Whether `st` has a `StringEquals` condition on the caller's account (`kms:CallerAccount`,
+/// `aws:PrincipalAccount`) listing only other accounts, so that it applies to no request of
+/// `caller`: the key is the caller's own account or absent (docs/semantics.md §4).
+fn other_account_only(st: &Statement, caller: &Caller) -> bool {
+    st.conditions.iter().any(|c| {
+        matches!(
+            c.key_lower.as_str(),
+            "kms:calleraccount" | "aws:principalaccount"
+        ) && c.operator.base == crate::policy::BaseOp::StringEquals
+            && c.operator.set.is_none()
+            && !c.operator.if_exists
+            && !c.values.is_empty()
+            && c.values.iter().all(|v| match v {
+                CondValue::Text(t) => {
+                    matches!(t.pieces.as_slice(), [Piece::Text(x)] if *x != caller.account)
+                }
+                _ => false,
+            })
+    })
+}
+
+/// What the guardrails add to the answer for one action: denies, the service control policy
+/// levels whose allows all carry conditions (one of each is needed), and the session policies'
+/// allows when the caller's session has them.
+#[derive(Default)]
+struct Guard {
+    denies: Vec<Deny>,
+    levels: Vec<Vec<Path>>,
+    session: Option<Vec<Path>>,
 }
 
 /// One caller and one key, with the contexts built for deciding world conditions.
@@ -552,7 +662,17 @@ impl<'a, 'w> Scope<'a, 'w> {
         if !self.an.actions_of(st).contains(action) {
             return None;
         }
-        let resources = st.resource.as_ref()?;
+        self.applies(st, layer, action)
+            .then(|| self.open(st, layer))
+    }
+
+    /// Whether `st`'s resource and world conditions hold for the key, judged in the context of
+    /// `action` (only whether it supplies `kms:CallerAccount` matters); the action itself is not
+    /// checked against the statement.
+    fn applies(&mut self, st: &Statement, layer: Layer, action: ActionId) -> bool {
+        let Some(resources) = st.resource.as_ref() else {
+            return false;
+        };
         let needs_ctx = resources
             .patterns
             .iter()
@@ -563,7 +683,7 @@ impl<'a, 'w> Scope<'a, 'w> {
                 .patterns
                 .iter()
                 .any(|p| matches!(p, ResourcePattern::Any));
-            return (hit != resources.negated).then(|| self.open(st, layer));
+            return hit != resources.negated;
         }
         let world = self.an.world;
         let caller = self.caller;
@@ -577,7 +697,7 @@ impl<'a, 'w> Scope<'a, 'w> {
                 .is_some_and(|g| arn_matches(&g, key_arn, false)),
         });
         if hit == resources.negated {
-            return None;
+            return false;
         }
         let mut notes = Vec::new();
         let mut eval = Eval {
@@ -590,12 +710,199 @@ impl<'a, 'w> Scope<'a, 'w> {
             policy_override: None,
             session: None,
         };
-        for c in st.conditions.iter().filter(|c| is_static(c)) {
-            if !eval.conditions_hold(std::slice::from_ref(c), layer, st.effect) {
-                return None;
+        st.conditions
+            .iter()
+            .filter(|c| is_static(c))
+            .all(|c| eval.conditions_hold(std::slice::from_ref(c), layer, st.effect))
+    }
+
+    /// Of `acts`, the actions `st` applies to: (some way, with no open condition).
+    fn applies_to(&mut self, st: &Statement, layer: Layer, acts: ActionSet) -> (u64, u64) {
+        let acts = acts.0 & self.an.actions_of(st).0;
+        if acts == 0 {
+            return (0, 0);
+        }
+        let bare = st.conditions.iter().all(is_static);
+        let mut any = 0;
+        for part in [acts & CALLER_ACCOUNT.0, acts & !CALLER_ACCOUNT.0] {
+            if part != 0 && self.applies(st, layer, part.trailing_zeros() as ActionId) {
+                any |= part;
             }
         }
-        Some(self.open(st, layer))
+        (any, if bare { any } else { 0 })
+    }
+
+    /// For `wanted` actions at once, which ones [`Scope::access`] answers at all and which of
+    /// those it answers unconditionally, without building paths: the access report's question.
+    fn summary(&mut self, wanted: ActionSet) -> Summary {
+        let none = Summary::default();
+        let world = self.an.world;
+        let key: &'w Key = self.key;
+        let Some(policy) = key.policy.as_ref() else {
+            return none;
+        };
+        let caller = self.caller;
+        let mut wanted = wanted.0 & ANALYSED.0;
+        if !caller.is_service() && caller.account != key.account {
+            wanted &= CROSS_ACCOUNT.0;
+        }
+        if wanted == 0 {
+            return none;
+        }
+        let all = ActionSet(wanted);
+        // Explicit denies.
+        let (mut deny_any, mut deny_bare) = (0, 0);
+        for st in &policy.statements {
+            if st.effect == Effect::Deny
+                && principal_level(st.principal.as_ref(), caller) != PrincipalMatch::No
+            {
+                let (a, b) = self.applies_to(st, Layer::KeyPolicy, all);
+                deny_any |= a;
+                deny_bare |= b;
+            }
+        }
+        let principal = self.principal;
+        let boundary = principal.and_then(|p| p.permissions_boundary.as_ref());
+        let identity: Vec<&Policy> = principal.map_or_else(Vec::new, |p| {
+            identity_policies(world, p)
+                .into_iter()
+                .map(|(_, pol)| pol)
+                .collect()
+        });
+        for pol in identity.iter().copied().chain(boundary) {
+            for st in pol.statements.iter().filter(|st| st.effect == Effect::Deny) {
+                let (a, b) = self.applies_to(st, Layer::Identity, all);
+                deny_any |= a;
+                deny_bare |= b;
+            }
+        }
+        // Guardrails, action by action (only worlds that have them).
+        let (mut gate_bare, mut s_any, mut s_bare) = (u64::MAX, u64::MAX, u64::MAX);
+        if world.has_guardrails() {
+            for a in ActionSet(wanted & !deny_bare).iter() {
+                let bit = 1u64 << a;
+                let Some(g) = self.guard(a) else {
+                    deny_bare |= bit;
+                    continue;
+                };
+                if g.denies.iter().any(|d| d.conditions.is_empty()) {
+                    deny_bare |= bit;
+                } else if !g.denies.is_empty() {
+                    deny_any |= bit;
+                }
+                if !g.levels.is_empty() {
+                    gate_bare &= !bit;
+                }
+                if let Some(s) = g.session {
+                    if s.is_empty() {
+                        s_any &= !bit;
+                    }
+                    if !s.iter().any(|p| p.conditions.is_empty()) {
+                        s_bare &= !bit;
+                    }
+                }
+            }
+        }
+        wanted &= !deny_bare;
+        if wanted == 0 {
+            return none;
+        }
+        let all = ActionSet(wanted);
+        let union = |scope: &mut Self, pols: &[&Policy], layer: Layer| {
+            let (mut any, mut bare) = (0, 0);
+            for pol in pols {
+                for st in pol
+                    .statements
+                    .iter()
+                    .filter(|st| st.effect == Effect::Allow)
+                {
+                    let (a, b) = scope.applies_to(st, layer, all);
+                    any |= a;
+                    bare |= b;
+                }
+            }
+            (any, bare)
+        };
+        let (b_any, b_bare) = match boundary {
+            Some(b) if principal.is_some() => union(self, &[b], Layer::Identity),
+            _ => (u64::MAX, u64::MAX),
+        };
+        let (b_any, b_bare) = (b_any & s_any, b_bare & s_bare);
+        let (i_any, i_bare) = if caller.is_root() {
+            (u64::MAX, u64::MAX)
+        } else if principal.is_some() {
+            let (a, b) = union(self, &identity, Layer::Identity);
+            (a & b_any, b & b_bare)
+        } else {
+            (0, 0)
+        };
+        let (mut d_any, mut d_bare, mut g_any, mut g_bare) = (0, 0, 0, 0);
+        let (mut del_any, mut del_bare) = (0, 0);
+        for st in policy
+            .statements
+            .iter()
+            .filter(|st| st.effect == Effect::Allow)
+        {
+            let levels = principal_levels(st.principal.as_ref(), caller);
+            if levels.iter().all(|l| *l == PrincipalMatch::No) {
+                continue;
+            }
+            let (a, b) = self.applies_to(st, Layer::KeyPolicy, all);
+            if a == 0 {
+                continue;
+            }
+            let has = |m: PrincipalMatch| levels.contains(&m);
+            if has(PrincipalMatch::Direct) {
+                d_any |= a;
+                d_bare |= b;
+                continue;
+            }
+            if has(PrincipalMatch::DirectRole) {
+                d_any |= a & b_any;
+                d_bare |= b & b_bare;
+            }
+            if has(PrincipalMatch::AccountDelegation) {
+                del_any |= a;
+                del_bare |= b;
+            }
+        }
+        if wanted & GRANT_OPS.0 != 0 {
+            for g in world.grants_for_key(&key.arn) {
+                let m = g.grantee.matches(caller);
+                if m == PrincipalMatch::No {
+                    continue;
+                }
+                for op in &g.operations {
+                    let Some(a) = actions::by_name(op) else {
+                        continue;
+                    };
+                    let info = actions::info(a);
+                    if info.name != op || wanted & GRANT_OPS.0 & (1 << a) == 0 {
+                        continue;
+                    }
+                    let bit = 1u64 << a;
+                    let bare = if grant_constrained(g, info) { 0 } else { bit };
+                    if m == PrincipalMatch::AccountDelegation {
+                        g_any |= bit & i_any;
+                        g_bare |= bare & i_bare;
+                    } else {
+                        g_any |= bit;
+                        g_bare |= bare;
+                    }
+                }
+            }
+        }
+        let cross = !caller.is_service() && caller.account != key.account;
+        let (p_any, p_bare) = if cross {
+            ((d_any | del_any) & i_any, (d_bare | del_bare) & i_bare)
+        } else {
+            (d_any | (del_any & i_any), d_bare | (del_bare & i_bare))
+        };
+        let any = (p_any | g_any) & wanted;
+        Summary {
+            any: ActionSet(any),
+            unconditional: ActionSet((p_bare | g_bare) & any & gate_bare & !deny_any),
+        }
     }
 
     fn open(&self, st: &Statement, layer: Layer) -> Vec<Cond> {
@@ -627,6 +934,153 @@ impl<'a, 'w> Scope<'a, 'w> {
             if let Some(conditions) = self.split(st, layer, action) {
                 out.push(Path {
                     via: vec![reason(source.clone(), i, st)],
+                    conditions,
+                });
+            }
+        }
+        out
+    }
+
+    /// The guardrails around `action` (docs/guardrails.md): `None` when a level of the caller's
+    /// service control policies allows it under no request.
+    fn guard(&mut self, action: ActionId) -> Option<Guard> {
+        let mut g = Guard::default();
+        let world = self.an.world;
+        if !world.has_guardrails() {
+            return Some(g);
+        }
+        let caller = self.caller;
+        let key = self.key;
+        let linked = is_service_linked(caller, self.principal.map(|p| p.arn.as_str()));
+        // Session policies: their denies, and one of their allows is needed wherever a
+        // permissions boundary's is.
+        if matches!(
+            caller.kind,
+            CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. }
+        ) {
+            match world.session(&caller.arn) {
+                Some(session) => {
+                    let mut allows = Vec::new();
+                    for (n, p) in session.policies.iter().enumerate() {
+                        let source = Source::SessionPolicy {
+                            session: caller.arn.clone(),
+                            policy: n,
+                        };
+                        g.denies
+                            .extend(self.denies(p, &source, Layer::Identity, action, false));
+                        allows.extend(self.statements(
+                            p,
+                            &source,
+                            Effect::Allow,
+                            Layer::Identity,
+                            action,
+                        ));
+                    }
+                    g.session = Some(allows);
+                }
+                None if matches!(caller.kind, CallerKind::FederatedUser { .. }) => {
+                    g.session = Some(Vec::new());
+                }
+                None => {}
+            }
+        }
+        // Service control policies: every level of the caller's path needs an allow.
+        let scp_chain = world
+            .chain(&caller.account)
+            .filter(|c| !caller.is_service() && c.scps_enabled && !c.management && !linked);
+        for level in scp_chain.iter().flat_map(|c| &c.scp_levels) {
+            let mut allows = Vec::new();
+            for &i in &level.policies {
+                let scp = &world.org_policies[i];
+                let source = Source::Scp {
+                    policy_id: scp.id.clone(),
+                };
+                g.denies
+                    .extend(self.denies(&scp.policy, &source, Layer::Identity, action, false));
+                allows.extend(self.statements(
+                    &scp.policy,
+                    &source,
+                    Effect::Allow,
+                    Layer::Identity,
+                    action,
+                ));
+            }
+            if allows.is_empty() {
+                return None;
+            }
+            if !allows.iter().any(|p| p.conditions.is_empty()) {
+                g.levels.push(allows);
+            }
+        }
+        // Resource control policies of the key's account.
+        let rcp_chain = world
+            .chain(&key.account)
+            .filter(|c| key.metadata.key_manager != "AWS" && !linked && !c.management);
+        for &i in rcp_chain.iter().flat_map(|c| &c.rcps) {
+            let rcp = &world.org_policies[i];
+            let source = Source::Rcp {
+                policy_id: rcp.id.clone(),
+            };
+            g.denies
+                .extend(self.denies(&rcp.policy, &source, Layer::Identity, action, true));
+        }
+        // VPC endpoint policies: for a request through an endpoint, its denies, and a deny when
+        // none of its allows holds.
+        for e in &world.vpc_endpoints {
+            let Some(policy) = &e.policy else { continue };
+            let source = Source::VpcEndpointPolicy {
+                endpoint: e.id.clone(),
+            };
+            let through = Cond::Endpoint { id: e.id.clone() };
+            for mut d in self.denies(policy, &source, Layer::Identity, action, true) {
+                d.conditions.insert(0, through.clone());
+                g.denies.push(d);
+            }
+            let mut allows = Vec::new();
+            for st in &policy.statements {
+                if st.effect == Effect::Allow
+                    && principal_level(st.principal.as_ref(), caller) != PrincipalMatch::No
+                {
+                    allows.extend(self.split(st, Layer::Identity, action));
+                }
+            }
+            if !allows.iter().any(|c| c.is_empty()) {
+                let mut conditions = vec![through];
+                conditions.extend(allows.into_iter().map(Cond::Not));
+                g.denies.push(Deny {
+                    via: Reason {
+                        source,
+                        statement: None,
+                        sid: None,
+                    },
+                    conditions,
+                });
+            }
+        }
+        Some(g)
+    }
+
+    /// The Deny statements of `policy` that can apply to `action`; with `principals`, only those
+    /// whose principal names the caller.
+    fn denies(
+        &mut self,
+        policy: &Policy,
+        source: &Source,
+        layer: Layer,
+        action: ActionId,
+        principals: bool,
+    ) -> Vec<Deny> {
+        let mut out = Vec::new();
+        for (i, st) in policy.statements.iter().enumerate() {
+            if st.effect != Effect::Deny
+                || (principals
+                    && principal_level(st.principal.as_ref(), self.caller) == PrincipalMatch::No)
+            {
+                continue;
+            }
+            if let Some(conditions) = self.split(st, layer, action) {
+                out.push(Deny {
+                    via: reason(source.clone(), i, st),
                     conditions,
                 });
             }
@@ -685,6 +1139,8 @@ impl<'a, 'w> Scope<'a, 'w> {
                 }
             }
         }
+        let guard = self.guard(action)?;
+        unless.extend(guard.denies);
         if unless.iter().any(|d| d.conditions.is_empty()) {
             return None;
         }
@@ -701,6 +1157,11 @@ impl<'a, 'w> Scope<'a, 'w> {
                 via: Vec::new(),
                 conditions: Vec::new(),
             }],
+        };
+        // A session's policies bound it as a permissions boundary does (docs/guardrails.md).
+        let boundary_paths = match &guard.session {
+            Some(s) => both(&boundary_paths, s),
+            None => boundary_paths,
         };
         let iam: Vec<Path> = if caller.is_root() {
             vec![Path {
@@ -798,6 +1259,10 @@ impl<'a, 'w> Scope<'a, 'w> {
             paths.extend(both(&delegated, &iam));
         }
         paths.extend(grants);
+        // Each level of service control policies whose allows hold only under conditions.
+        for level in &guard.levels {
+            paths = both(&paths, level);
+        }
         if paths.is_empty() {
             return None;
         }
@@ -831,16 +1296,23 @@ pub fn holds(world: &World, req: &Request, conds: &[Cond]) -> bool {
         policy_override: None,
         session: req.session_policies.as_deref(),
     };
+    all_hold(&mut eval, &ctx, conds)
+}
+
+fn all_hold(eval: &mut Eval, ctx: &Context, conds: &[Cond]) -> bool {
     conds.iter().all(|c| match c {
         Cond::Policy {
             condition,
             layer,
             effect,
         } => eval.conditions_hold(std::slice::from_ref(condition), *layer, *effect),
-        Cond::Grant { key, grant_id } => world
+        Cond::Grant { key, grant_id } => eval
+            .world
             .grants_for_key(key)
             .find(|g| &g.grant_id == grant_id)
             .is_some_and(|g| eval.grant_constraints_hold(g)),
+        Cond::Endpoint { id } => ctx.single("aws:sourcevpce", Layer::Identity) == Some(id.as_str()),
+        Cond::Not(inner) => !all_hold(eval, ctx, inner),
     })
 }
 
@@ -908,6 +1380,12 @@ impl Cond {
                 }
                 json!({"grant": grant_id, "constraints": constraints})
             }
+            Cond::Endpoint { id } => {
+                json!({"key": "aws:SourceVpce", "operator": "StringEquals", "values": [id]})
+            }
+            Cond::Not(inner) => {
+                json!({"not": inner.iter().map(|c| c.to_json(world)).collect::<Vec<_>>()})
+            }
         }
     }
 
@@ -921,6 +1399,11 @@ impl Cond {
             Cond::Grant { grant_id, .. } => {
                 let j = self.to_json(world);
                 format!("grant {grant_id} constraints {}", j["constraints"])
+            }
+            Cond::Endpoint { id } => format!("through VPC endpoint {id}"),
+            Cond::Not(inner) => {
+                let parts: Vec<String> = inner.iter().map(|c| c.text(world)).collect();
+                format!("not ({})", parts.join(" and "))
             }
         }
     }
@@ -1140,16 +1623,22 @@ impl<'w> Analyzer<'w> {
             if cand.0 == 0 {
                 return Vec::new();
             }
+            // The summary finds the allowed actions cheaply; only those get paths.
             let mut scope = Scope::new(self, caller, key);
-            cand.iter()
+            let allowed = scope.summary(cand).any;
+            allowed
+                .iter()
                 .filter_map(|a| scope.access(a).map(|x| (a, x)))
                 .collect()
         };
         let mut out = Vec::new();
         let key_index = self.world.keys.iter().position(|k| std::ptr::eq(k, key));
         // Actions whose statements tell principals apart are answered principal by principal.
-        let sensitive =
-            ActionSet(key_index.map_or(ActionSet::ALL.0, |k| index.key_sensitive[k].0) & wanted.0);
+        let sensitive = ActionSet(
+            (key_index.map_or(ActionSet::ALL.0, |k| index.key_sensitive[k].0)
+                | index.guardrail_sensitive.0)
+                & wanted.0,
+        );
         let common = ActionSet(wanted.0 & !sensitive.0);
         let named = self.named(key);
         for members in &index.members {
@@ -1179,6 +1668,65 @@ impl<'w> Analyzer<'w> {
             let a = answer(i, wanted);
             if !a.is_empty() {
                 out.push((vec![i], a));
+            }
+        }
+        out
+    }
+
+    /// Like [`Analyzer::principal_answers`], reduced to [`Summary`]s: for each group of principals
+    /// with the same access to `key`, its members and what they may do. Principals with no
+    /// access are left out.
+    pub fn principal_summaries(&self, key: &Key, wanted: ActionSet) -> Vec<(Vec<usize>, Summary)> {
+        let wanted = ActionSet(wanted.0 & ANALYSED.0);
+        let index = &*self.index;
+        let summary = |i: usize, wanted: ActionSet| -> Summary {
+            match &index.callers[i] {
+                Some(caller) => self.summary(caller, key, wanted),
+                None => Summary::default(),
+            }
+        };
+        let mut out = Vec::new();
+        let key_index = self.world.keys.iter().position(|k| std::ptr::eq(k, key));
+        let sensitive = ActionSet(
+            (key_index.map_or(ActionSet::ALL.0, |k| index.key_sensitive[k].0)
+                | index.guardrail_sensitive.0)
+                & wanted.0,
+        );
+        let common = ActionSet(wanted.0 & !sensitive.0);
+        let named = self.named(key);
+        for members in &index.members {
+            let rest: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|i| named.binary_search(i).is_err())
+                .collect();
+            let Some(&first) = rest.first() else { continue };
+            let shared = if common.0 != 0 {
+                summary(first, common)
+            } else {
+                Summary::default()
+            };
+            if sensitive.0 == 0 {
+                if shared.any.0 != 0 {
+                    out.push((rest, shared));
+                }
+                continue;
+            }
+            for i in rest {
+                let own = summary(i, sensitive);
+                let s = Summary {
+                    any: ActionSet(shared.any.0 | own.any.0),
+                    unconditional: ActionSet(shared.unconditional.0 | own.unconditional.0),
+                };
+                if s.any.0 != 0 {
+                    out.push((vec![i], s));
+                }
+            }
+        }
+        for i in named {
+            let s = summary(i, wanted);
+            if s.any.0 != 0 {
+                out.push((vec![i], s));
             }
         }
         out
@@ -1302,6 +1850,117 @@ impl<'w> Analyzer<'w> {
                 for e in &p.entries {
                     if let PrincipalEntry::Account(a) = e {
                         denies.push((Some(a.clone()), d.clone()));
+                    }
+                }
+            }
+        }
+        // Guardrails any caller meets: the key account's resource control policies and the VPC
+        // endpoint policies, from their statements naming every principal.
+        let everyone = |st: &Statement| {
+            st.principal
+                .as_ref()
+                .is_some_and(|p| p.negated || p.entries.contains(&PrincipalEntry::Any))
+        };
+        let guard_open = |st: &Statement| -> Vec<Cond> {
+            st.conditions
+                .iter()
+                .map(|c| Cond::Policy {
+                    condition: c.clone(),
+                    layer: Layer::Identity,
+                    effect: st.effect,
+                })
+                .collect()
+        };
+        let rcp_chain = self
+            .world
+            .chain(&key.account)
+            .filter(|c| key.metadata.key_manager != "AWS" && !c.management);
+        for &n in rcp_chain.iter().flat_map(|c| &c.rcps) {
+            let rcp = &self.world.org_policies[n];
+            let source = Source::Rcp {
+                policy_id: rcp.id.clone(),
+            };
+            for (i, st) in rcp.policy.statements.iter().enumerate() {
+                if st.effect == Effect::Deny
+                    && everyone(st)
+                    && self.actions_of(st).contains(action)
+                    && resource_ok(st)
+                {
+                    let d = Deny {
+                        via: reason(source.clone(), i, st),
+                        conditions: guard_open(st),
+                    };
+                    denies.push((None, d));
+                }
+            }
+        }
+        for e in &self.world.vpc_endpoints {
+            let Some(p) = &e.policy else { continue };
+            let source = Source::VpcEndpointPolicy {
+                endpoint: e.id.clone(),
+            };
+            let through = Cond::Endpoint { id: e.id.clone() };
+            let mut allows = Vec::new();
+            for (i, st) in p.statements.iter().enumerate() {
+                if !everyone(st) || !self.actions_of(st).contains(action) || !resource_ok(st) {
+                    continue;
+                }
+                let mut conditions = guard_open(st);
+                if st.effect == Effect::Allow {
+                    allows.push(conditions);
+                } else {
+                    conditions.insert(0, through.clone());
+                    let via = reason(source.clone(), i, st);
+                    denies.push((None, Deny { via, conditions }));
+                }
+            }
+            if !allows.iter().any(|c| c.is_empty()) {
+                let mut conditions = vec![through];
+                conditions.extend(allows.into_iter().map(Cond::Not));
+                let via = Reason {
+                    source,
+                    statement: None,
+                    sid: None,
+                };
+                denies.push((None, Deny { via, conditions }));
+            }
+        }
+        // The service control policies' denies for each account class.
+        let mut accounts: Vec<&str> = policy
+            .statements
+            .iter()
+            .flat_map(|st| st.principal.iter().flat_map(|p| &p.entries))
+            .chain(self.world.grants_for_key(&key.arn).map(|g| &g.grantee))
+            .filter_map(|e| match e {
+                PrincipalEntry::Account(a) => Some(a.as_str()),
+                _ => None,
+            })
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        for a in accounts {
+            let Some(chain) = self
+                .world
+                .chain(a)
+                .filter(|c| c.scps_enabled && !c.management)
+            else {
+                continue;
+            };
+            for &n in chain.scp_levels.iter().flat_map(|l| &l.policies) {
+                let scp = &self.world.org_policies[n];
+                let source = Source::Scp {
+                    policy_id: scp.id.clone(),
+                };
+                for (i, st) in scp.policy.statements.iter().enumerate() {
+                    if st.effect == Effect::Deny
+                        && self.actions_of(st).contains(action)
+                        && resource_ok(st)
+                    {
+                        let d = Deny {
+                            via: reason(source.clone(), i, st),
+                            conditions: guard_open(st),
+                        };
+                        denies.push((Some(a.to_owned()), d));
                     }
                 }
             }

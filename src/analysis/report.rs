@@ -22,21 +22,15 @@ struct KeyAccess {
 
 fn key_access(an: &Analyzer, key: &crate::world::Key) -> KeyAccess {
     let all = analysed_actions();
-    let mut per_principal: HashMap<usize, Summary> = HashMap::new();
-    for (members, acts) in an.principal_answers(key, all) {
-        let mut summary: Summary = (Vec::new(), Vec::new());
-        for (a, access) in &acts {
-            if access.is_unconditional() {
-                summary.0.push(*a);
-            } else {
-                summary.1.push(*a);
-            }
-        }
-        for m in members {
-            let s = per_principal.entry(m).or_default();
-            s.0.extend_from_slice(&summary.0);
-            s.1.extend_from_slice(&summary.1);
-        }
+    let mut principals: BTreeMap<Summary, Vec<usize>> = BTreeMap::new();
+    for (members, s) in an.principal_summaries(key, all) {
+        let u: Vec<ActionId> = s.unconditional.iter().collect();
+        let c: Vec<ActionId> = s
+            .any
+            .iter()
+            .filter(|a| !s.unconditional.contains(*a))
+            .collect();
+        principals.entry((u, c)).or_default().extend(members);
     }
     let mut classes: BTreeMap<String, Summary> = BTreeMap::new();
     for a in all.iter() {
@@ -51,12 +45,6 @@ fn key_access(an: &Analyzer, key: &crate::world::Key) -> KeyAccess {
                 list.push(a);
             }
         }
-    }
-    let mut principals: BTreeMap<Summary, Vec<usize>> = BTreeMap::new();
-    for (i, (mut u, mut c)) in per_principal {
-        u.sort_unstable();
-        c.sort_unstable();
-        principals.entry((u, c)).or_default().push(i);
     }
     for v in principals.values_mut() {
         v.sort_unstable();

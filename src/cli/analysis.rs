@@ -38,7 +38,10 @@ pub struct WhoCanArgs {
     #[arg(long)]
     key: String,
     /// Only these actions (repeatable; wildcards such as kms:GenerateDataKey* allowed). Default:
-    /// every action authorized against a key, except RetireGrant and the alias operations.
+    /// every action authorized against a key. Not analysed (`keyward check` answers them):
+    /// RetireGrant, decided by the grant named in the request; the alias operations, authorized
+    /// against an alias and keys together; and actions without a resource (CreateKey, ListKeys,
+    /// …), which no key policy or grant takes part in (docs/analysis.md).
     #[arg(long = "action", value_name = "ACTION")]
     actions: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
@@ -55,7 +58,9 @@ pub struct WhatCanArgs {
     /// a service principal name; it need not be defined in the world.
     #[arg(long)]
     principal: String,
-    /// Only these actions (repeatable; wildcards allowed).
+    /// Only these actions (repeatable; wildcards allowed). Default: every action authorized
+    /// against a key; RetireGrant, the alias operations and actions without a resource are not
+    /// analysed (see `keyward who-can --help`).
     #[arg(long = "action", value_name = "ACTION")]
     actions: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
