@@ -4,9 +4,8 @@
 //! Run with `cargo bench --bench engine`; `BENCHMARKS.md` records the figures.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use keyward::engine::{live::LiveEngine, Engine};
 use keyward::gen::{world, Shape};
-use keyward::{Request, World};
+use keyward::{Engine, LiveEngine, Request, World};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -9,7 +9,6 @@
 //! (`KEYWARD_PEERS_KEYS=10000 KEYWARD_PEERS_PRINCIPALS=5000` for the larger world).
 
 use criterion::{black_box, Criterion, Throughput};
-use keyward::bench::rate;
 use keyward::engine::Engine;
 use keyward::gen::{world, Shape};
 use keyward::peers::cedar::CedarPeer;
@@ -18,6 +17,22 @@ use keyward::peers::rego::RegoPeer;
 use keyward::{Outcome, Request, World};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// Runs `f` over `n` requests, round and round, for about `time`; returns checks per second.
+fn rate(n: usize, time: Duration, mut f: impl FnMut(usize)) -> f64 {
+    let start = Instant::now();
+    let mut done = 0u64;
+    loop {
+        for i in 0..n {
+            f(i);
+        }
+        done += n as u64;
+        let elapsed = start.elapsed();
+        if elapsed >= time {
+            return done as f64 / elapsed.as_secs_f64();
+        }
+    }
+}
 
 /// Requests whose decisions are compared (the `keyward gen --requests 100000` stream).
 const STREAM: usize = 100_000;

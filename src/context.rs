@@ -340,13 +340,6 @@ impl Context {
         }
     }
 
-    /// Every key and value, sorted by key (for explanations).
-    pub fn entries(&self) -> Vec<(&String, &ContextValue)> {
-        let mut v: Vec<_> = self.values.iter().collect();
-        v.sort_by(|a, b| a.0.cmp(b.0));
-        v
-    }
-
     fn derive(&mut self, key: &str, value: ContextValue) {
         let lower = key.to_ascii_lowercase();
         match self.values.get(&lower) {

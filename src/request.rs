@@ -26,7 +26,17 @@ pub enum RequestAction {
     ReEncrypt,
 }
 
-/// An authorization request.
+/// An authorization request (docs/formats.md, "Requests"). Reading one also returns warnings,
+/// such as unknown fields.
+///
+/// ```
+/// let (request, warnings) = keyward::Request::from_json(r#"{"principal": "arn:aws:sts::111122223333:assumed-role/app-web/i-0fedcba9876543210",
+///     "action": "kms:Decrypt", "encryption_context": {"app": "web"},
+///     "resource": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}"#)?;
+/// assert_eq!(request.action_name(), "kms:Decrypt");
+/// assert!(warnings.is_empty());
+/// # Ok::<(), keyward::request::RequestError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     /// The caller, parsed from `principal`.

@@ -316,6 +316,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn conformance_corpus_passes_through_both_evaluators() {
+        let cases = load_cases(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/conformance"))
+            .unwrap()
+            .cases;
+        assert!(cases.len() >= 250);
+        for evaluator in [Evaluator::Compiled, Evaluator::Reference] {
+            let mut runner = Runner::new(evaluator);
+            let failures: Vec<String> = cases
+                .iter()
+                .filter_map(|c| {
+                    let r = runner.run(c);
+                    (!r.passed).then(|| format!("{} ({}):\n{}", c.name, c.origin, r.report))
+                })
+                .collect();
+            assert!(
+                failures.is_empty(),
+                "{evaluator:?}: {} failures\n{}",
+                failures.len(),
+                failures.join("\n")
+            );
+        }
+    }
+
+    #[test]
     fn tells_other_files_from_broken_cases() {
         let dir = Path::new(".");
         let requests = "{\"principal\": \"p\", \"action\": \"kms:Decrypt\", \"resource\": \"*\"}\n";

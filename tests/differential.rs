@@ -1,14 +1,12 @@
 //! The compiled engine against the reference evaluator: the same decision, reasons and key-state
-//! error on random worlds and requests built from every feature of docs/semantics.md (see `common`), and on
-//! every conformance case. Set PROPTEST_CASES to run more cases.
+//! error on random worlds and requests built from every feature of docs/semantics.md (see `common`); the
+//! conformance cases through both are a unit test of `src/testcase.rs`. Set PROPTEST_CASES to run more cases.
 
 mod common;
 
 use keyward::engine::Engine;
-use keyward::testcase::{load_cases, Evaluator, Runner};
 use keyward::{reference, Request, World};
 use proptest::prelude::*;
-use std::path::Path;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
@@ -26,30 +24,6 @@ proptest! {
             let resolved = engine.resolve(&req);
             prop_assert_eq!(engine.check_resolved(&req, &resolved), engine.check(&req));
         }
-    }
-}
-
-#[test]
-fn conformance_corpus_passes_through_both_evaluators() {
-    let cases = load_cases(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/conformance"))
-        .unwrap()
-        .cases;
-    assert!(cases.len() >= 250);
-    for evaluator in [Evaluator::Compiled, Evaluator::Reference] {
-        let mut runner = Runner::new(evaluator);
-        let failures: Vec<String> = cases
-            .iter()
-            .filter_map(|c| {
-                let r = runner.run(c);
-                (!r.passed).then(|| format!("{} ({}):\n{}", c.name, c.origin, r.report))
-            })
-            .collect();
-        assert!(
-            failures.is_empty(),
-            "{evaluator:?}: {} failures\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
     }
 }
 

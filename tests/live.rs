@@ -1,8 +1,7 @@
 //! The live policy set: readers keep deciding while worlds are swapped in, each check sees one
 //! whole world, and versions grow.
 
-use keyward::engine::{live::LiveEngine, Engine};
-use keyward::{Outcome, Request, World};
+use keyward::{Engine, LiveEngine, Outcome, Request, World};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 

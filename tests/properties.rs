@@ -3,7 +3,8 @@
 
 mod common;
 
-use keyward::{evaluate, Outcome, Request, World};
+use keyward::reference::evaluate;
+use keyward::{Outcome, Request, World};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

@@ -1188,3 +1188,117 @@ fn connections_over_the_limit_are_closed_and_counted() {
         })
     }));
 }
+
+#[test]
+fn a_wrongly_typed_known_context_key_gets_400_naming_the_key() {
+    // The key policy denies every call that does not come through endpoint vpce-1: a context
+    // value of the wrong shape must not turn that Deny off.
+    let mut world = world_allowing("kms:Decrypt");
+    world["keys"][0]["policy"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"Sid": "OnlyViaEndpoint", "Effect": "Deny", "Principal": "*",
+            "Action": "kms:*", "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}),
+        );
+    let (_dir, path) = world_file(&world);
+    let server = Server::start(&path, &["--no-watch"]);
+    let with = |context: Value| {
+        let mut r = request("kms:Decrypt");
+        r["context"] = context;
+        r
+    };
+    for (context, key) in [
+        (json!({"aws:SourceVpce": ["vpce-x"]}), "aws:SourceVpce"),
+        (json!({"aws:SourceVpce": []}), "aws:SourceVpce"),
+        (
+            json!({"aws:SourceVpce": "vpce-1", "aws:SourceIp": "10.0.0.1 "}),
+            "aws:SourceIp",
+        ),
+        (
+            json!({"aws:SourceVpce": "vpce-1", "aws:SecureTransport": 0}),
+            "aws:SecureTransport",
+        ),
+    ] {
+        let a = server.post("/v1/authorize", &with(context.clone()));
+        assert_eq!(a.status, 400, "{context}: {}", a.body);
+        let v = a.json();
+        assert_eq!(v["field"], format!("context.{key}"), "{context}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(key), "{v}");
+        assert_eq!(v["decision"], "ImplicitDeny", "{v}");
+    }
+    // Well formed, the same keys are decided: the Deny holds outside the endpoint.
+    assert_eq!(
+        server.decide(&with(json!({"aws:SourceVpce": "vpce-x"}))),
+        "ExplicitDeny"
+    );
+    assert_eq!(
+        server.decide(&with(
+            json!({"aws:SourceVpce": "vpce-1", "aws:SourceIp": "::ffff:10.0.0.1"})
+        )),
+        "Allow"
+    );
+    // In a batch the bad item gets the error in place; the others are decided.
+    let a = server.post(
+        "/v1/authorize/batch",
+        &json!({"requests": [
+            with(json!({"aws:SourceVpce": "vpce-1"})),
+            with(json!({"aws:SourceVpce": ["vpce-x"]})),
+            with(json!({"aws:SourceVpce": "vpce-x"})),
+        ]}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let d = a.json()["decisions"].clone();
+    assert_eq!(d[0]["decision"], "Allow", "{d}");
+    assert_eq!(d[1]["decision"], "ImplicitDeny", "{d}");
+    assert_eq!(d[1]["field"], "requests[1].context.aws:SourceVpce", "{d}");
+    assert!(
+        d[1]["error"].as_str().unwrap().contains("single-valued"),
+        "{d}"
+    );
+    assert_eq!(d[2]["decision"], "ExplicitDeny", "{d}");
+}
+
+/// The value of an unlabelled metric in `/metrics`.
+fn metric_value(server: &Server, name: &str) -> f64 {
+    let text = server.get("/metrics").body;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn open_connections_are_gauged() {
+    use std::io::{Read, Write};
+    let (_dir, path) = world_file(&world_allowing("kms:Decrypt"));
+    let server = Server::start(&path, &["--no-watch"]);
+    // Only the connection asking counts (the harness closes each of its connections).
+    assert!(wait_until(Duration::from_secs(10), || metric_value(
+        &server,
+        "keyward_open_connections"
+    ) == 1.0));
+    // Three keep-alive connections, each answered once so each is surely accepted.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut s = raw_connection(&server);
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    assert!(wait_until(Duration::from_secs(10), || metric_value(
+        &server,
+        "keyward_open_connections"
+    ) == 4.0));
+    // Closed by the client: the gauge falls back.
+    held.clear();
+    assert!(wait_until(Duration::from_secs(10), || metric_value(
+        &server,
+        "keyward_open_connections"
+    ) == 1.0));
+}

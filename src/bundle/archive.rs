@@ -216,8 +216,15 @@ pub fn unpack(
             limits.max_archive_bytes
         )));
     }
+    // A server that sent the bundle with `Content-Encoding: gzip` had it decompressed on the
+    // way: a plain tar is read the same way, within the same bounds.
+    let inner: Box<dyn Read + '_> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(bytes))
+    } else {
+        Box::new(bytes)
+    };
     let reader = Bounded {
-        inner: flate2::read::GzDecoder::new(bytes),
+        inner,
         left: limits.max_unpacked_bytes,
         limit: limits.max_unpacked_bytes,
     };

@@ -218,12 +218,8 @@ fn fetch(
                 format!("GET {} answered {code} {}", options.url, r.status_text()),
             ))
         }
-        Err(e) => {
-            return Err(FetchError(
-                "unreachable",
-                format!("GET {} failed: {e}", options.url),
-            ))
-        }
+        // The error names the URL itself.
+        Err(e) => return Err(FetchError("unreachable", format!("GET {e}"))),
     };
     if response.status() == 304 {
         return Ok(Fetched::NotModified);

@@ -127,13 +127,17 @@ fn build(
         eprintln!("keyward bundle build: cannot write {}: {e}", out.display());
         return BAD_INPUT;
     }
+    let signed = match &sign {
+        Sign::Ed25519(_) => "signed with Ed25519",
+        Sign::Digest => "with a SHA-256 digest of the manifest",
+        Sign::None => "unsigned",
+    };
     println!(
-        "wrote {}: revision {}, {}, {} bytes, {}",
+        "wrote {}: revision {}, {}, {} bytes, {signed}",
         out.display(),
         bundle.manifest.revision,
         super::count(bundle.files.len(), "world file", "world files"),
         bytes.len(),
-        bundle.trust.as_str()
     );
     OK
 }

@@ -275,11 +275,6 @@ impl Names {
         self.next as usize
     }
 
-    /// Whether no token was interned.
-    pub fn is_empty(&self) -> bool {
-        self.next == 0
-    }
-
     /// Heap bytes of the tables (slots at capacity, plus the strings they own).
     pub fn heap_bytes(&self) -> usize {
         map_bytes(&self.arns, self.arns.keys().map(|k| k.len()).sum())

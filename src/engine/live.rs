@@ -15,6 +15,21 @@ pub struct Installed {
 }
 
 /// The engine currently serving, replaceable without blocking readers.
+///
+/// ```
+/// use keyward::{Engine, LiveEngine, Outcome, Request, World};
+///
+/// let world = World::load("corpus/default/world.json")?;
+/// let live = LiveEngine::new(Engine::compile(world.clone()));
+/// let (request, _) = Request::from_json(r#"{"principal": "arn:aws:sts::111122223333:assumed-role/app-web/i-0fedcba9876543210",
+///     "action": "kms:Decrypt", "encryption_context": {"app": "web"},
+///     "resource": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}"#)?;
+/// assert_eq!(live.load().engine.decide(&request).outcome, Outcome::Allow);
+/// // A reload: compile off to the side, then swap; readers never wait.
+/// assert_eq!(live.swap(Engine::compile(world)), 2);
+/// assert_eq!(live.load().version, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct LiveEngine {
     current: ArcSwap<Installed>,
     next_version: AtomicU64,

@@ -1,5 +1,5 @@
 //! The compiled engine: the fast path every user-facing command decides with. An [`Engine`] is an
-//! immutable snapshot of a world compiled into decision tables ([`compile`]); [`live::LiveEngine`]
+//! immutable snapshot of a world compiled into decision tables ([`compile`]); [`LiveEngine`]
 //! holds the current one behind an atomic pointer so a reload never blocks a reader.
 //!
 //! A check resolves the request's strings to ids without allocating (a string the world never
@@ -8,12 +8,12 @@
 //! conditions for those alone. Every decision must equal the reference evaluator's, outcome and
 //! reasons; `tests/differential.rs` holds them equal on random worlds and requests.
 
-pub mod compile;
-pub mod cond;
-pub mod guardrails;
-pub mod intern;
-pub mod live;
-pub mod view;
+pub(crate) mod compile;
+pub(crate) mod cond;
+pub(crate) mod guardrails;
+pub(crate) mod intern;
+pub(crate) mod live;
+pub(crate) mod view;
 
 use crate::actions::{self, ActionId, ResourceKind};
 use crate::arn::{hierarchy, Caller, CallerKind, PrincipalEntry, PrincipalMatch};
@@ -28,7 +28,21 @@ use smallvec::SmallVec;
 use std::time::SystemTime;
 use view::{ComponentRef, View};
 
-/// A world compiled for fast decisions. Immutable once built.
+pub use live::{Installed, LiveEngine};
+
+/// A world compiled for fast decisions. Immutable once built; its decisions equal
+/// [`crate::reference::evaluate`]'s.
+///
+/// ```
+/// use keyward::{Engine, Outcome, Request, World};
+///
+/// let engine = Engine::compile(World::load("corpus/default/world.json")?);
+/// let (request, _) = Request::from_json(r#"{"principal": "arn:aws:sts::111122223333:assumed-role/app-web/i-0fedcba9876543210",
+///     "action": "kms:Decrypt", "encryption_context": {"app": "web"},
+///     "resource": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}"#)?;
+/// assert_eq!(engine.decide(&request).outcome, Outcome::Allow);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Engine {
     world: World,
     tables: Tables,

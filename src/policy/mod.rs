@@ -6,7 +6,7 @@ pub mod condition;
 pub mod parse;
 pub mod template;
 
-pub use condition::{BaseOp, CondValue, Condition, Family, Operator, SetOp};
+pub use condition::{BaseOp, CondValue, Condition, Family, SetOp};
 pub use parse::{parse_policy, ParseOptions};
 pub use template::Template;
 

@@ -19,7 +19,19 @@ use base64::Engine as _;
 
 mod guardrails;
 
-/// Decides `req` against `world`.
+/// Decides `req` against `world`, plainly and slowly: the specification the compiled
+/// [`crate::Engine`] is held equal to.
+///
+/// ```
+/// use keyward::{Outcome, Request, World};
+///
+/// let world = World::load("corpus/default/world.json")?;
+/// let (request, _) = Request::from_json(r#"{"principal": "arn:aws:sts::111122223333:assumed-role/app-web/i-0fedcba9876543210",
+///     "action": "kms:Decrypt", "encryption_context": {"app": "web"},
+///     "resource": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}"#)?;
+/// assert_eq!(keyward::reference::evaluate(&world, &request).outcome, Outcome::Allow);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn evaluate(world: &World, req: &Request) -> Decision {
     explain(world, req).0
 }

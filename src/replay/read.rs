@@ -203,6 +203,21 @@ pub fn read_input<V: Visit>(input: &Input, file: u32, v: &V) -> V::Acc {
             return acc;
         }
     };
+    read_reader(raw, input.size, file, v)
+}
+
+/// Reads one log already in memory (bytes fetched by another system, such as a Spark executor
+/// reading object storage) exactly as [`read_input`] reads a file: gzip told by its magic bytes,
+/// a `Records` document or JSON Lines, bad records reported at their positions.
+pub fn read_bytes<V: Visit>(data: Vec<u8>, file: u32, v: &V) -> V::Acc {
+    let size = data.len() as u64;
+    read_reader(Box::new(io::Cursor::new(data)), size, file, v)
+}
+
+/// Reads one input's bytes from `raw`; `size` is its size on disk, when known (else 0).
+fn read_reader<V: Visit>(raw: Box<dyn Read + Send>, size: u64, file: u32, v: &V) -> V::Acc {
+    let mut acc = v.start();
+    let at = At { file, record: 0 };
     let (reader, gzip) = match decompressed(raw) {
         Ok(r) => r,
         Err(e) => {
@@ -241,7 +256,7 @@ pub fn read_input<V: Visit>(input: &Input, file: u32, v: &V) -> V::Acc {
         let mut data = Vec::with_capacity(if gzip {
             0
         } else {
-            (input.size as usize + 1).min(MAX_DOCUMENT_BYTES + 1)
+            (size as usize + 1).min(MAX_DOCUMENT_BYTES + 1)
         });
         let failure = reader
             .take(MAX_DOCUMENT_BYTES as u64 + 1)

@@ -385,6 +385,25 @@ pub fn replay(
     read::visit_all(inputs, &replayer, done)
 }
 
+/// Replays one parsed record on its own and returns its one-record summary, for systems that
+/// read and aggregate records themselves (the Python package's Spark replay): the counts say
+/// what happened to the record, and a disagreement or changed decision is listed.
+pub fn replay_record(
+    engine: &Engine,
+    against: Option<&Engine>,
+    at: At,
+    record: &Record<'_>,
+) -> Summary {
+    let replayer = Replayer {
+        engine,
+        against,
+        options: Options { limit: 0 },
+    };
+    let mut s = replayer.start();
+    replayer.record(&mut s, at, record);
+    s
+}
+
 /// The `n` largest counts, largest first, ties by name.
 pub fn top(counts: &HashMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
     let mut v: Vec<(&str, u64)> = counts.iter().map(|(k, c)| (k.as_str(), *c)).collect();

@@ -63,11 +63,13 @@ pub async fn serve<L: Listener>(
             drop(io);
             continue;
         };
+        let open = metrics.connection_opened();
         let service = TowerToHyperService::new(app.clone());
         let connection = builder.serve_connection(TokioIo::new(io), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
+            drop(open);
             drop(permit);
         });
     }

@@ -127,6 +127,8 @@ pub struct Metrics {
     log_dropped: AtomicU64,
     /// Connections closed at once because the connection limit was reached.
     connections_rejected: AtomicU64,
+    /// Connections open now, over every listener.
+    open_connections: AtomicU64,
 }
 
 impl Metrics {
@@ -175,7 +177,19 @@ impl Metrics {
         self.connections_rejected.fetch_add(1, Relaxed);
     }
 
+    /// Counts a connection as open until the returned guard is dropped.
+    pub fn connection_opened(self: &std::sync::Arc<Self>) -> OpenConnection {
+        self.open_connections.fetch_add(1, Relaxed);
+        OpenConnection(self.clone())
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> u64 {
+        self.open_connections.load(Relaxed)
+    }
+
     /// Failed reloads so far, over every trigger.
+    #[cfg(test)]
     pub fn reloads_failed(&self) -> u64 {
         self.reloads.iter().map(|r| r[1].load(Relaxed)).sum()
     }
@@ -286,6 +300,13 @@ impl Metrics {
         );
         header(
             o,
+            "keyward_open_connections",
+            "gauge",
+            "Connections open now, over every listener.",
+        );
+        let _ = writeln!(o, "keyward_open_connections {}", self.open_connections());
+        header(
+            o,
             "keyward_world_version",
             "gauge",
             "Version of the world serving now (1 at start, +1 per reload).",
@@ -343,6 +364,15 @@ impl Metrics {
         );
         render_process(o);
         out
+    }
+}
+
+/// An accepted connection, counted in `keyward_open_connections` until it is dropped.
+pub struct OpenConnection(std::sync::Arc<Metrics>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Relaxed);
     }
 }
 
@@ -508,5 +538,24 @@ mod tests {
         assert!(text.contains("keyward_reloads_total{trigger=\"sighup\",result=\"ok\"} 1\n"));
         assert!(text.contains("keyward_reloads_total{trigger=\"put\",result=\"failed\"} 2\n"));
         assert_eq!(m.reloads_failed(), 2);
+    }
+
+    #[test]
+    fn open_connections_count_until_the_guard_drops() {
+        let m = std::sync::Arc::new(Metrics::default());
+        let a = m.connection_opened();
+        let b = m.connection_opened();
+        assert_eq!(m.open_connections(), 2);
+        drop(a);
+        let gauges = WorldGauges {
+            version: 1,
+            loaded_at: 0.0,
+            counts: vec![],
+            age_seconds: 0.0,
+            ready: true,
+        };
+        assert!(m.render(&gauges).contains("\nkeyward_open_connections 1\n"));
+        drop(b);
+        assert_eq!(m.open_connections(), 0);
     }
 }

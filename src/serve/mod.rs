@@ -23,8 +23,8 @@ pub mod reload;
 pub mod routes;
 pub mod status;
 
-use crate::engine::live::LiveEngine;
 use crate::engine::Engine;
+use crate::engine::LiveEngine;
 use auth::AdminToken;
 use decision_log::{DecisionIds, DecisionLog, LogOptions, LogWriter};
 use metrics::Metrics;

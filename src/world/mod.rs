@@ -151,7 +151,13 @@ pub struct Grant {
     pub constraints: GrantConstraints,
 }
 
-/// The whole policy set that decisions are made against.
+/// The whole policy set that decisions are made against (docs/formats.md, "Worlds").
+///
+/// ```
+/// let world = keyward::World::load("corpus/default/world.json")?;
+/// assert!(!world.keys.is_empty());
+/// # Ok::<(), keyward::world::LoadError>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct World {
     pub accounts: HashMap<String, Account>,
