@@ -106,3 +106,102 @@ fn a_list_for_parent_without_its_parent_is_an_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("PARENT=FILE"));
 }
+
+#[test]
+fn the_parent_and_the_policy_can_be_named_on_the_command_line() {
+    // The organization's outputs under names that carry no id.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/import");
+    let org = root.join("organization");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = vec!["import".into()];
+    for f in [
+        "describe-organization.json",
+        "describe-vpc-endpoints.json",
+        "list-policies-rcp.json",
+        "list-policies-scp.json",
+        "list-roots.json",
+    ] {
+        args.push(org.join(f).to_str().unwrap().into());
+    }
+    let mut n = 0;
+    let mut copy = |from: std::path::PathBuf| {
+        n += 1;
+        let to = dir.path().join(format!("output-{n}.json"));
+        std::fs::copy(from, &to).unwrap();
+        to.to_str().unwrap().to_owned()
+    };
+    for parent in ["r-ab12", "ou-ab12-11111111"] {
+        let p = org.join("parents").join(parent);
+        args.push("--list-ous-for-parent".into());
+        args.push(format!(
+            "{parent}={}",
+            copy(p.join("organizational-units.json"))
+        ));
+        args.push("--list-accounts-for-parent".into());
+        args.push(format!("{parent}={}", copy(p.join("accounts.json"))));
+    }
+    for policy in ["p-FullAWSAccess", "p-examplenodisable", "p-examplenoimport"] {
+        let p = org.join("policies").join(policy);
+        args.push(copy(p.join("describe-policy.json")));
+        args.push("--list-targets-for-policy".into());
+        args.push(format!("{policy}={}", copy(p.join("targets.json"))));
+    }
+    for account in ["111122223333", "444455556666"] {
+        args.push(root.join(account).to_str().unwrap().into());
+    }
+    let out = dir.path().join("world.json");
+    args.extend(["--out".into(), out.to_str().unwrap().into()]);
+    let o = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let named = World::load(&out).unwrap();
+
+    // The same world as from the tree whose folder names carry the ids.
+    let from_tree = import(dir.path());
+    assert_eq!(named.accounts, from_tree.accounts);
+    assert_eq!(named.organizations, from_tree.organizations);
+    let targets = |w: &World| {
+        let mut t: Vec<(String, Vec<String>)> = w
+            .org_policies
+            .iter()
+            .map(|p| {
+                let mut t = p.targets.clone();
+                t.sort();
+                (p.id.clone(), t)
+            })
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(targets(&named), targets(&from_tree));
+    assert_eq!(targets(&named).len(), 3);
+    let chain = named.chain("111122223333").unwrap();
+    let levels: Vec<&str> = chain.scp_levels.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(levels, ["r-ab12", "ou-ab12-11111111", "111122223333"]);
+    let engine = Engine::compile(named);
+    let intern = "arn:aws:iam::111122223333:root";
+    assert_eq!(
+        decide(&engine, intern, "kms:ImportKeyMaterial", json!({})),
+        Outcome::ExplicitDeny
+    );
+
+    // Without the option, the same file is an error that says how to name it.
+    let lone = copy(org.join("policies/p-FullAWSAccess/targets.json"));
+    let o = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["import", &lone, "--out", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--list-targets-for-policy POLICY=FILE"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

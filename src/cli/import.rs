@@ -25,10 +25,11 @@ Builds a world (docs/formats.md) from what the AWS CLI prints, unchanged:
   keyward import . --out world.json
 
 PATHS are files or folders (read recursively); each file is recognized by its shape, and the
-options name a file's kind explicitly. The parent of a list-…-for-parent output and the policy of
-a list-targets-for-policy output are found in the file or folder name (docs/guardrails.md). get-key-policy and list-resource-tags outputs do not say
-which key they belong to: give them as KEY=FILE (KEY a key id or ARN) or keep the key id in the
-file or folder name. Attached managed policies are read from the Policies of the authorization
+options name a file's kind explicitly. Some outputs do not say what they belong to: give
+get-key-policy and list-resource-tags outputs as KEY=FILE (KEY a key id or ARN), list-…-for-parent
+outputs as PARENT=FILE (--list-ous-for-parent, --list-accounts-for-parent) and list-targets-for-policy
+outputs as POLICY=FILE (--list-targets-for-policy), or keep the key, root, OU or policy id in the
+file or folder name, as above (docs/guardrails.md). Attached managed policies are read from the Policies of the authorization
 details (their default version). The world is written only if it loads; every problem is reported
 with its file. Exit codes: 0 written, 2 on any error.";
 
@@ -57,6 +58,17 @@ pub struct Args {
     /// Output of `aws iam get-account-authorization-details` (several pages may be given).
     #[arg(long, value_name = "FILE")]
     authorization_details: Vec<PathBuf>,
+    /// Output of `aws organizations list-organizational-units-for-parent`, as [PARENT=]FILE
+    /// (PARENT the root or OU id given as --parent-id).
+    #[arg(long, value_name = "[PARENT=]FILE")]
+    list_ous_for_parent: Vec<String>,
+    /// Output of `aws organizations list-accounts-for-parent`, as [PARENT=]FILE.
+    #[arg(long, value_name = "[PARENT=]FILE")]
+    list_accounts_for_parent: Vec<String>,
+    /// Output of `aws organizations list-targets-for-policy`, as [POLICY=]FILE (POLICY the
+    /// policy id given as --policy-id).
+    #[arg(long, value_name = "[POLICY=]FILE")]
+    list_targets_for_policy: Vec<String>,
     /// Where to write the world (`-` for standard output).
     #[arg(long, short)]
     out: PathBuf,
@@ -88,6 +100,9 @@ pub fn run(args: Args) -> u8 {
     let given = plain.iter().map(|(v, _)| v.len()).sum::<usize>()
         + args.key_policy.len()
         + args.list_resource_tags.len()
+        + args.list_ous_for_parent.len()
+        + args.list_accounts_for_parent.len()
+        + args.list_targets_for_policy.len()
         + args.paths.len();
     if given == 0 {
         eprintln!("keyward: nothing to import: give AWS CLI outputs as PATHS or with the options (see --help)");
@@ -101,6 +116,9 @@ pub fn run(args: Args) -> u8 {
     for (args, kind) in [
         (&args.key_policy, Kind::KeyPolicy),
         (&args.list_resource_tags, Kind::ListResourceTags),
+        (&args.list_ous_for_parent, Kind::ListOrganizationalUnits),
+        (&args.list_accounts_for_parent, Kind::ListAccountsForParent),
+        (&args.list_targets_for_policy, Kind::ListTargetsForPolicy),
     ] {
         for a in args {
             let (key, file) = key_and_file(a);

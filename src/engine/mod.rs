@@ -455,12 +455,13 @@ impl Engine {
                 t: &self.guards,
                 caller,
                 role_arn: view.principal.map(|p| p.arn.as_str()),
+                account_number: cc.res.account_number,
+                key_index,
             };
-            if let Some(r) = guard.deny(&eval) {
-                return one(Outcome::ExplicitDeny, r);
-            }
-            if guard.gate(&eval).is_some() {
-                return Verdict::deny(Outcome::ImplicitDeny);
+            match guard.check(&eval) {
+                Some(Ok(r)) => return one(Outcome::ExplicitDeny, r),
+                Some(Err(_)) => return Verdict::deny(Outcome::ImplicitDeny),
+                None => {}
             }
         }
 

@@ -77,7 +77,7 @@ impl Org {
         errors: &mut Vec<String>,
     ) {
         let Some(parent) = parent.or_else(|| id_in(source, &["r-", "ou-"])) else {
-            return errors.push(format!("{source}: which parent this lists is not in the output: give it as PARENT=FILE or keep the root or OU id in the file or folder name"));
+            return errors.push(format!("{source}: which parent this lists is not in the output: give it as --list-ous-for-parent or --list-accounts-for-parent PARENT=FILE, or keep the root or OU id in the file or folder name"));
         };
         let field = if accounts {
             "Accounts"
@@ -134,7 +134,7 @@ impl Org {
         errors: &mut Vec<String>,
     ) {
         let Some(policy) = policy.or_else(|| id_in(source, &["p-"])) else {
-            return errors.push(format!("{source}: which policy these targets belong to is not in the output: give it as POLICY=FILE or keep the policy id (p-…) in the file or folder name"));
+            return errors.push(format!("{source}: which policy these targets belong to is not in the output: give it as --list-targets-for-policy POLICY=FILE, or keep the policy id (p-…) in the file or folder name"));
         };
         let list = self.targets.entry(policy.to_owned()).or_default();
         for t in o["Targets"].as_array().into_iter().flatten() {
