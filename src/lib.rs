@@ -19,6 +19,7 @@ pub mod actions;
 pub mod analysis;
 pub mod arn;
 pub mod bench;
+pub mod bundle;
 pub mod cli;
 pub mod context;
 pub mod context_keys;

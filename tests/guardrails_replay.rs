@@ -75,3 +75,117 @@ fn replay_against_lists_what_a_new_scp_would_deny() {
         assert_eq!(reason["sid"], "OnlyThroughServices");
     }
 }
+
+/// A CloudTrail record of Alice's call on the payroll key through the VPC endpoint
+/// `vpce-1234abcdf5678c90a` (`vpce` `None`: not through an endpoint), in the shape CloudTrail
+/// writes; `denied` records the AccessDenied error.
+fn alice_record(n: u32, event: &str, vpce: Option<&str>, denied: bool) -> Value {
+    let mut r = json!({
+        "eventVersion": "1.11",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLEALICE0001",
+            "arn": "arn:aws:iam::111122223333:user/Alice", "accountId": "111122223333",
+            "accessKeyId": "AKIAEXAMPLEKEYID0001", "userName": "Alice"},
+        "eventTime": format!("2026-05-04T09:2{n}:00Z"),
+        "eventSource": "kms.amazonaws.com",
+        "eventName": event,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "10.0.12.34",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 botocore/2.4.5",
+        "requestParameters": {"keyId": "alias/payroll"},
+        "responseElements": null,
+        "requestID": format!("0a1b2c3d-0000-4000-8000-0000000001{n:02}"),
+        "eventID": format!("e1e1e1e1-0000-4000-8000-0000000001{n:02}"),
+        "readOnly": true,
+        "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key",
+            "ARN": "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"}],
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": "111122223333",
+        "eventCategory": "Management"
+    });
+    if event == "GenerateDataKey" {
+        r["requestParameters"]["keySpec"] = json!("AES_256");
+    }
+    if let Some(v) = vpce {
+        r["vpcEndpointId"] = json!(v);
+    }
+    if denied {
+        r["errorCode"] = json!("AccessDenied");
+        r["errorMessage"] = json!("User: arn:aws:iam::111122223333:user/Alice is not authorized to perform: kms:GenerateDataKey with an explicit deny in a VPC endpoint policy");
+    }
+    r
+}
+
+#[test]
+fn a_record_through_a_vpc_endpoint_meets_that_endpoints_policy() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/corpus/cloudtrail/example/world.json"
+    );
+    let mut w: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // The endpoint the payroll key's policy requires for Decrypt: its policy allows decrypting
+    // and denies new data keys.
+    w["vpc_endpoints"] = json!([{"VpcEndpointId": "vpce-1234abcdf5678c90a", "VpcId": "vpc-0a1b2c3d",
+        "OwnerId": "111122223333", "ServiceName": "com.amazonaws.us-east-1.kms", "VpcEndpointType": "Interface",
+        "PolicyDocument": json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "DecryptOnly", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"},
+            {"Sid": "NoDataKeys", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateDataKey*", "Resource": "*"}]}).to_string()}]);
+    let through = Some("vpce-1234abcdf5678c90a");
+    let records = json!({"Records": [
+        // 0: AWS allowed a data key through the endpoint; its policy denies: a disagreement.
+        alice_record(0, "GenerateDataKey", through, false),
+        // 1: the same call, denied by AWS: agreement.
+        alice_record(1, "GenerateDataKey", through, true),
+        // 2: Decrypt, which the endpoint policy allows: agreement.
+        alice_record(2, "Decrypt", through, false),
+        // 3: DescribeKey, which Alice's policy allows and the endpoint policy does not: denied.
+        alice_record(3, "DescribeKey", through, true),
+        // 4: a data key not through the endpoint: its policy plays no part.
+        alice_record(4, "GenerateDataKey", None, false),
+    ]});
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world.json");
+    std::fs::write(&world, w.to_string()).unwrap();
+    let trail = dir.path().join("trail.json");
+    std::fs::write(&trail, records.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["replay", "--json", "--world"])
+        .arg(&world)
+        .arg(&trail)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a disagreement exits 1");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["totals"]["evaluated"], 5, "{v:#}");
+    assert_eq!(
+        v["decisions"],
+        json!({"Allow": 2, "ExplicitDeny": 2, "ImplicitDeny": 1}),
+        "{v:#}"
+    );
+    assert_eq!(v["comparison"]["agreements"], 4, "{v:#}");
+    let d = v["disagreements"].as_array().unwrap();
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(d[0]["source"]["record"], 0);
+    assert_eq!(d[0]["recorded"], "allowed");
+    assert_eq!(
+        d[0]["request"]["context"]["aws:SourceVpce"], "vpce-1234abcdf5678c90a",
+        "{:#}",
+        d[0]
+    );
+    let reason = &d[0]["decision"]["reasons"][0];
+    assert_eq!(reason["source"], "vpc-endpoint-policy", "{:#}", d[0]);
+    assert_eq!(reason["endpoint"], "vpce-1234abcdf5678c90a");
+    assert_eq!(reason["sid"], "NoDataKeys");
+
+    // Without the endpoint in the world, the same records are decided without its policy.
+    w["vpc_endpoints"] = json!([]);
+    std::fs::write(&world, w.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["replay", "--json", "--world"])
+        .arg(&world)
+        .arg(&trail)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decisions"]["Allow"], 5, "{v:#}");
+}

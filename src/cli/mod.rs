@@ -7,6 +7,7 @@
 
 mod analysis;
 mod bench;
+mod bundle;
 mod check;
 mod gen;
 mod import;
@@ -113,6 +114,8 @@ enum Command {
     Findings(analysis::FindingsArgs),
     /// Write the whole key × principal × action access matrix, grouped, as JSON Lines.
     AccessReport(analysis::ReportArgs),
+    /// Build, verify and sign world bundles for `keyward serve --bundle` (docs/bundles.md).
+    Bundle(bundle::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -163,6 +166,7 @@ pub fn main() -> ExitCode {
         Command::WhatCan(args) => analysis::what_can(args),
         Command::Findings(args) => analysis::run_findings(args),
         Command::AccessReport(args) => analysis::access_report(args),
+        Command::Bundle(args) => bundle::run(args),
         Command::Man => {
             let page = clap_mangen::Man::new(Cli::command());
             match page.render(&mut std::io::stdout()) {

@@ -11,9 +11,11 @@ use std::time::Duration;
 /// Arguments of `keyward serve`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The world: a JSON file or a directory of JSON files. Reloaded on SIGHUP and when it changes.
-    #[arg(long, short)]
-    world: PathBuf,
+    /// The world: a JSON file or a directory of JSON files. Reloaded on SIGHUP and when it
+    /// changes. With --bundle it is optional and only the world served until the first bundle
+    /// loads (neither watched nor reloaded on SIGHUP).
+    #[arg(long, short, required_unless_present = "bundle")]
+    world: Option<PathBuf>,
     /// TCP address to listen on [default: 127.0.0.1:8181, unless --unix is given].
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -81,6 +83,50 @@ pub struct Args {
     /// world keeps serving either way); 0 makes the server unready at the first failure.
     #[arg(long, default_value_t = 0)]
     ready_grace_secs: u64,
+    /// Serve the world bundle at this http:// or https:// URL, polled with If-None-Match
+    /// (docs/bundles.md). Without --world, /ready answers 503 until the first bundle loads.
+    #[arg(long, value_name = "URL")]
+    bundle: Option<String>,
+    /// Time between bundle polls: 30s, 5m, 1500ms or plain seconds (each poll moved by up to a
+    /// tenth either way); SIGHUP polls at once.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    bundle_poll: Duration,
+    /// Require every bundle to carry an Ed25519 signature by this public key (SPKI PEM, as
+    /// `openssl pkey -pubout` writes it).
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    bundle_public_key: Option<PathBuf>,
+    /// Largest bundle accepted, compressed, in bytes.
+    #[arg(long, default_value_t = 64 << 20, requires = "bundle")]
+    bundle_max_bytes: usize,
+    /// Largest bundle accepted once decompressed, in bytes.
+    #[arg(long, default_value_t = 256 << 20, requires = "bundle")]
+    bundle_max_unpacked_bytes: usize,
+    /// Seconds one bundle download may take.
+    #[arg(long, default_value_t = 60, requires = "bundle")]
+    bundle_timeout_secs: u64,
+}
+
+/// A duration such as `30s`, `5m`, `1500ms`, `1h` or `30` (seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(at) => t.split_at(at),
+        None => (t, "s"),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a duration such as 30s, 5m or 1500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{text:?}: the unit must be ms, s, m or h")),
+    };
+    if !(secs.is_finite() && secs >= 0.1) {
+        return Err(format!("{text:?}: at least 100ms"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The format of the server's own log lines.
@@ -132,6 +178,36 @@ pub fn run(args: Args) -> u8 {
             );
         }
     }
+    let bundle = match &args.bundle {
+        Some(url) => {
+            let public_key = match &args.bundle_public_key {
+                Some(path) => match crate::bundle::keys::read_verifying_key(path) {
+                    Ok(k) => Some(k),
+                    Err(e) => {
+                        eprintln!("keyward serve: {e}");
+                        return BAD_INPUT;
+                    }
+                },
+                None => None,
+            };
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                eprintln!("keyward serve: --bundle {url}: give an http:// or https:// URL");
+                return BAD_INPUT;
+            }
+            Some(crate::bundle::poll::Options {
+                url: url.clone(),
+                interval: args.bundle_poll,
+                public_key,
+                limits: crate::bundle::archive::Limits {
+                    max_archive_bytes: args.bundle_max_bytes,
+                    max_unpacked_bytes: args.bundle_max_unpacked_bytes,
+                    ..crate::bundle::archive::Limits::default()
+                },
+                timeout: Duration::from_secs(args.bundle_timeout_secs.max(1)),
+            })
+        }
+        None => None,
+    };
     let config = Config {
         world: args.world,
         listen,
@@ -158,6 +234,7 @@ pub fn run(args: Args) -> u8 {
             header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
         },
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        bundle,
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("keyward-serve");

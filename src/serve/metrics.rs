@@ -58,6 +58,8 @@ pub enum Trigger {
     Sighup,
     /// A change to the world file or directory.
     Watch,
+    /// A new bundle from `--bundle` (docs/bundles.md).
+    Bundle,
 }
 
 impl Trigger {
@@ -67,6 +69,7 @@ impl Trigger {
             Trigger::Put => "put",
             Trigger::Sighup => "sighup",
             Trigger::Watch => "watch",
+            Trigger::Bundle => "bundle",
         }
     }
 }
@@ -118,8 +121,8 @@ pub struct Metrics {
     errors: [AtomicU64; 4],
     /// Handling time of `POST /v1/authorize` and `POST /v1/authorize/batch`.
     latency: [Histogram; 2],
-    /// Reloads by trigger (put, sighup, watch) and result (ok, failed).
-    reloads: [[AtomicU64; 2]; 3],
+    /// Reloads by trigger (put, sighup, watch, bundle) and result (ok, failed).
+    reloads: [[AtomicU64; 2]; 4],
     /// Decision-log lines lost: the writer fell behind or the file could not be written.
     log_dropped: AtomicU64,
     /// Connections closed at once because the connection limit was reached.
@@ -244,7 +247,12 @@ impl Metrics {
             "counter",
             "World reloads, by trigger and result.",
         );
-        for trigger in [Trigger::Put, Trigger::Sighup, Trigger::Watch] {
+        for trigger in [
+            Trigger::Put,
+            Trigger::Sighup,
+            Trigger::Watch,
+            Trigger::Bundle,
+        ] {
             for (j, result) in ["ok", "failed"].iter().enumerate() {
                 let n = self.reloads[trigger as usize][j].load(Relaxed);
                 let _ = writeln!(

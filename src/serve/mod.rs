@@ -38,8 +38,9 @@ use std::time::Duration;
 /// How the server is run; the command line fills it in.
 #[derive(Debug)]
 pub struct Config {
-    /// The world file or directory, loaded at start and on SIGHUP or a change.
-    pub world: PathBuf,
+    /// The world file or directory, loaded at start and on SIGHUP or a change; `None` only
+    /// with a bundle, whose first load the server then waits for.
+    pub world: Option<PathBuf>,
     /// TCP address to listen on, if any.
     pub listen: Option<SocketAddr>,
     /// Unix socket path to listen on, if any.
@@ -70,6 +71,8 @@ pub struct Config {
     pub limits: conn::Limits,
     /// Longest time to receive and answer an authorize request.
     pub request_timeout: Duration,
+    /// Poll a world bundle over HTTP (docs/bundles.md).
+    pub bundle: Option<crate::bundle::poll::Options>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -109,6 +112,8 @@ pub struct Shared {
     pub parallel_batch_min: usize,
     /// How much lower than checks reloads run (Linux nice increment, 0 to 19).
     pub reload_niceness: i32,
+    /// The bundle being polled, if the server serves one (docs/bundles.md).
+    pub bundle: Option<Arc<crate::bundle::poll::Tracker>>,
 }
 
 impl Shared {
@@ -144,7 +149,14 @@ impl Shared {
             max_world_bytes: 64 << 20,
             parallel_batch_min: 0,
             reload_niceness: reload::DEFAULT_RELOAD_NICENESS,
+            bundle: None,
         }
+    }
+
+    /// Whether the server is ready: reloads from the world path are not failing (within the
+    /// grace) and, with a bundle and no world to start from, the first bundle has loaded.
+    pub fn is_ready(&self) -> bool {
+        self.status().ready(self.ready_grace) && self.bundle.as_ref().is_none_or(|b| b.ready())
     }
 
     /// The reload state (a panic elsewhere while holding it leaves it readable).
@@ -165,23 +177,33 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .map_err(|e| ServeError(format!("cannot listen for SIGUSR1: {e}")))?;
     metrics::mark_start();
     let started = std::time::Instant::now();
-    let world_path = config.world.clone();
-    let (engine, found) = tokio::task::spawn_blocking(move || {
-        // Hashed before loading: a change in between is seen as a change by the next reload.
-        let found = status::fingerprint(&world_path);
-        reload::load_file(&world_path).map(|e| (e, found))
-    })
-    .await
-    .map_err(|e| ServeError(format!("loading the world failed: {e}")))?
-    .map_err(|e| {
-        ServeError(format!(
-            "cannot load world {}:\n{e}",
-            config.world.display()
-        ))
-    })?;
+    let (engine, found, world_path) = match &config.world {
+        Some(world) => {
+            let world_path = world.clone();
+            let (engine, found) = tokio::task::spawn_blocking(move || {
+                // Hashed before loading: a change in between is seen as a change by the next reload.
+                let found = status::fingerprint(&world_path);
+                reload::load_file(&world_path).map(|e| (e, found))
+            })
+            .await
+            .map_err(|e| ServeError(format!("loading the world failed: {e}")))?
+            .map_err(|e| ServeError(format!("cannot load world {}:\n{e}", world.display())))?;
+            (engine, found, world.clone())
+        }
+        // Only with a bundle: an empty world (every check an implicit deny) and not ready
+        // until the first bundle loads.
+        None => (
+            Engine::compile(crate::world::World::default()),
+            status::Fingerprint {
+                hash: "none".into(),
+                files: Vec::new(),
+            },
+            PathBuf::from("(no world: waiting for the first bundle)"),
+        ),
+    };
     let mut shared = Shared::new(
         engine,
-        config.world.clone(),
+        world_path,
         started.elapsed().as_secs_f64() * 1e3,
         found,
     );
@@ -192,6 +214,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     shared.max_world_bytes = config.max_world_bytes;
     shared.parallel_batch_min = config.parallel_batch_min;
     shared.reload_niceness = config.reload_niceness;
+    shared.bundle = config.bundle.clone().map(|options| {
+        Arc::new(crate::bundle::poll::Tracker::new(
+            options,
+            config.world.is_some(),
+        ))
+    });
     let mut log_writer: Option<LogWriter> = None;
     if let Some(path) = &config.decision_log {
         let (log, writer) = DecisionLog::open(
@@ -205,7 +233,15 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     }
     let shared = Arc::new(shared);
 
-    let background = reload::spawn_signal_reloader(shared.clone(), hangups);
+    // With a bundle, SIGHUP polls it at once instead of reloading the world path.
+    let background = match &shared.bundle {
+        Some(tracker) => spawn_bundle_poke(tracker.clone(), hangups),
+        None => reload::spawn_signal_reloader(shared.clone(), hangups),
+    };
+    let poller = shared
+        .bundle
+        .clone()
+        .map(|tracker| crate::bundle::poll::spawn(shared.clone(), tracker));
     let reopener = {
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -217,13 +253,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             }
         })
     };
-    let watcher = if config.watch {
-        Some(
+    let watcher = match &config.world {
+        Some(world) if config.watch && config.bundle.is_none() => Some(
             reload::watch(shared.clone(), config.watch_debounce)
-                .map_err(|e| ServeError(format!("cannot watch {}: {e}", config.world.display())))?,
-        )
-    } else {
-        None
+                .map_err(|e| ServeError(format!("cannot watch {}: {e}", world.display())))?,
+        ),
+        _ => None,
     };
     let shutdown =
         shutdown_signal().map_err(|e| ServeError(format!("cannot listen for SIGTERM: {e}")))?;
@@ -274,7 +309,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         let w = world.engine.world();
         tracing::info!(
             "world version 1 from {}: {} keys, {} principals, {} grants",
-            config.world.display(),
+            shared.world_path.display(),
             w.keys.len(),
             w.principals.len(),
             w.grants.len()
@@ -308,6 +343,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     }
     background.abort();
     let _ = background.await;
+    if let Some(poller) = poller {
+        poller.abort();
+        let _ = poller.await;
+    }
     reopener.abort();
     let _ = reopener.await;
     if let Some(w) = watcher {
@@ -328,6 +367,19 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         }
     }
     result
+}
+
+/// Wakes the bundle poller on every SIGHUP received on `hangups`.
+fn spawn_bundle_poke(
+    tracker: Arc<crate::bundle::poll::Tracker>,
+    mut hangups: tokio::signal::unix::Signal,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: polling the bundle now");
+            tracker.poll_now.notify_one();
+        }
+    })
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

@@ -26,6 +26,13 @@ pub enum Source {
     Path,
     /// A request body holding a world (docs/formats.md).
     Body(Bytes),
+    /// The world files of a bundle, checked and unpacked (docs/bundles.md), with their content
+    /// hash and how the reload names them.
+    Bundle {
+        files: Vec<(String, String)>,
+        hash: String,
+        label: String,
+    },
 }
 
 /// The outcome of a reload that did not fail.
@@ -162,6 +169,18 @@ fn prepare(
                 pin,
             })
         }
+        Source::Bundle { files, hash, .. } => {
+            if hash == serving.hash {
+                return Ok(Prepared::Skip("unchanged"));
+            }
+            let engine = World::from_texts(&files).map(Engine::compile)?;
+            Ok(Prepared::Load {
+                engine: Box::new(engine),
+                hash,
+                files: None,
+                pin: None,
+            })
+        }
         Source::Path => {
             let found = status::fingerprint(path);
             if trigger == Trigger::Watch && serving.pinned_to.as_deref() == Some(&found.hash) {
@@ -216,6 +235,7 @@ pub async fn reload(
     let origin_source = match &source {
         Source::Path => path.display().to_string(),
         Source::Body(_) => "PUT /v1/world".to_owned(),
+        Source::Bundle { label, .. } => label.clone(),
     };
     let serving = {
         let st = shared.status();

@@ -529,10 +529,13 @@ async fn get_world(State(s): State<Arc<Shared>>) -> Response {
         out["compile_ms"] = st.origin.compile_ms.into();
     }
     out["pinned"] = st.pinned_to.is_some().into();
-    out["ready"] = st.ready(s.ready_grace).into();
     out["last_reload"] = record_json(st.last.as_ref());
     out["last_reload_error"] = record_json(st.last_error.as_ref());
     drop(st);
+    out["ready"] = s.is_ready().into();
+    if let Some(bundle) = &s.bundle {
+        out["bundle"] = bundle.to_json();
+    }
     json_response(StatusCode::OK, &out, Some(installed.version))
 }
 
@@ -558,9 +561,9 @@ fn record_json(record: Option<&ReloadRecord>) -> Value {
 /// last reload error.
 async fn health(State(s): State<Arc<Shared>>) -> Response {
     let version = s.live.load().version;
+    let ready = s.is_ready();
     let st = s.status();
-    let ready = st.ready(s.ready_grace);
-    let out = json!({
+    let mut out = json!({
         "status": if ready { "ok" } else { "degraded" },
         "ready": ready,
         "world_version": version,
@@ -570,6 +573,9 @@ async fn health(State(s): State<Arc<Shared>>) -> Response {
         "last_reload_error": record_json(st.last_error.as_ref()),
     });
     drop(st);
+    if let Some(bundle) = &s.bundle {
+        out["bundle"] = bundle.to_json();
+    }
     json_response(StatusCode::OK, &out, None)
 }
 
@@ -577,6 +583,15 @@ async fn health(State(s): State<Arc<Shared>>) -> Response {
 /// failing (or have failed for less than `--ready-grace-secs`), else 503 with the reason.
 async fn ready(State(s): State<Arc<Shared>>) -> Response {
     let version = s.live.load().version;
+    if let Some(bundle) = s.bundle.as_ref().filter(|b| !b.ready()) {
+        let out = json!({
+            "ready": false,
+            "world_version": version,
+            "reason": format!("no bundle has loaded yet from {}", bundle.options.url),
+            "bundle": bundle.to_json(),
+        });
+        return json_response(StatusCode::SERVICE_UNAVAILABLE, &out, None);
+    }
     let st = s.status();
     if st.ready(s.ready_grace) {
         return json_response(
@@ -601,13 +616,8 @@ async fn ready(State(s): State<Arc<Shared>>) -> Response {
 /// `GET /metrics`.
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let installed = s.live.snapshot();
-    let (age_seconds, ready) = {
-        let st = s.status();
-        (
-            st.confirmed.elapsed().as_secs_f64(),
-            st.ready(s.ready_grace),
-        )
-    };
+    let age_seconds = s.status().confirmed.elapsed().as_secs_f64();
+    let ready = s.is_ready();
     let gauges = WorldGauges {
         version: installed.version,
         loaded_at: unix_seconds(installed.engine.loaded_at),
@@ -615,7 +625,10 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         age_seconds,
         ready,
     };
-    let text = s.metrics.render(&gauges);
+    let mut text = s.metrics.render(&gauges);
+    if let Some(bundle) = &s.bundle {
+        bundle.render_metrics(&mut text);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -103,6 +103,19 @@ impl World {
             .map_err(|e| LoadError::one(source, format!("invalid JSON: {e}")))?;
         World::from_value(&value, source)
     }
+
+    /// Builds a world from named JSON texts merged in the given order, as [`World::load`] merges
+    /// the files of a directory (a world bundle unpacked in memory); each name is the place its
+    /// errors are reported at.
+    pub fn from_texts(files: &[(String, String)]) -> Result<World, LoadError> {
+        let mut builder = Builder::new(ParseOptions::default());
+        for (name, text) in files {
+            let value = crate::json::parse(text)
+                .map_err(|e| LoadError::one(name, format!("invalid JSON: {e}")))?;
+            builder.add(&value, name);
+        }
+        builder.finish()
+    }
 }
 
 /// The longest ARN AWS accepts (IAM and KMS identifiers are at most 2,048 characters).
