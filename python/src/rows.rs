@@ -14,9 +14,11 @@ use keyward::Request;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-/// Builds a record batch from named string columns.
+/// Builds a record batch from named columns, every one nullable: the schema must not depend on
+/// whether a batch happens to hold a null (Spark refuses batches whose schemas differ).
 fn batch_of(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch, String> {
-    RecordBatch::try_from_iter(columns).map_err(|e| e.to_string())
+    RecordBatch::try_from_iter_with_nullable(columns.into_iter().map(|(n, a)| (n, a, true)))
+        .map_err(|e| e.to_string())
 }
 
 /// Parses an optional JSON column value into `obj[field]`.
