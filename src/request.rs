@@ -102,6 +102,25 @@ const FIELDS: &[&str] = &[
 ];
 
 impl Request {
+    /// A request by `caller` for one `action` on `resource` that carries nothing else: the
+    /// starting point for requests built from a record or for an analysis.
+    pub(crate) fn bare(caller: Caller, action: ActionId, resource: String) -> Request {
+        Request {
+            caller,
+            action: RequestAction::One(action),
+            resource,
+            context: Vec::new(),
+            encryption_context: Vec::new(),
+            grant_tokens: Vec::new(),
+            grant_id: None,
+            destination: None,
+            destination_encryption_context: Vec::new(),
+            target_key: None,
+            policy: None,
+            session_policies: None,
+        }
+    }
+
     /// Reads a request from JSON. Unknown fields are returned as warnings.
     pub fn from_value(value: &Value) -> Result<(Request, Vec<String>), RequestError> {
         let obj = value.as_object().ok_or_else(|| {

@@ -27,7 +27,7 @@ use crate::pattern::Glob;
 use crate::policy::template::Piece;
 use crate::policy::{CondValue, Condition, Effect, Policy, ResourcePattern, Statement};
 use crate::reference::{principal_level, principal_levels, Eval};
-use crate::request::{Request, RequestAction};
+use crate::request::Request;
 use crate::world::guardrails::is_service_linked;
 use crate::world::{Grant, Key, Principal, World};
 use serde_json::{json, Value};
@@ -440,20 +440,7 @@ fn both(a: &[Path], b: &[Path]) -> Vec<Path> {
 
 /// A bare request for `action` on `key` by `caller`, carrying nothing.
 fn bare_request(caller: &Caller, key: &Key, action: ActionId) -> Request {
-    Request {
-        caller: caller.clone(),
-        action: RequestAction::One(action),
-        resource: key.arn.clone(),
-        context: Vec::new(),
-        encryption_context: Vec::new(),
-        grant_tokens: Vec::new(),
-        grant_id: None,
-        destination: None,
-        destination_encryption_context: Vec::new(),
-        target_key: None,
-        policy: None,
-        session_policies: None,
-    }
+    Request::bare(caller.clone(), action, key.arn.clone())
 }
 
 fn key_component(key: &Key, action: ActionId) -> Component<'_> {

@@ -17,7 +17,7 @@ use crate::arn::{Caller, CallerKind, PrincipalEntry, PrincipalMatch};
 use crate::context::Layer;
 use crate::decision::{Missing, Reason, Source};
 use crate::policy::{CondValue, Effect, Policy, Principals};
-use crate::request::{Request, RequestAction};
+use crate::request::Request;
 use crate::world::guardrails::is_service_linked;
 use crate::world::{OrgPolicyKind, World};
 use std::collections::HashMap;
@@ -335,20 +335,11 @@ impl Builder<'_> {
 
 /// A synthetic request by `principal`, for settling statements per caller class.
 fn class_request(principal: &str) -> Option<Request> {
-    Some(Request {
-        caller: Caller::parse(principal).ok()?,
-        action: RequestAction::One(actions::CREATE_KEY),
-        resource: "*".into(),
-        context: Vec::new(),
-        encryption_context: Vec::new(),
-        grant_tokens: Vec::new(),
-        grant_id: None,
-        destination: None,
-        destination_encryption_context: Vec::new(),
-        target_key: None,
-        policy: None,
-        session_policies: None,
-    })
+    Some(Request::bare(
+        Caller::parse(principal).ok()?,
+        actions::CREATE_KEY,
+        "*".into(),
+    ))
 }
 
 /// Compiles the guardrail layers of `world`.
